@@ -1,0 +1,30 @@
+"""The domain: SQLAlchemy models, migrations, queries and the pure rules over them.
+
+Importing this package registers every table on ``Base.metadata``.
+"""
+
+from models.base import Base
+from models.enums import MeetingKind, MeetingStatus, MemberCategory, MembershipKind, OrgKind, Role
+from models.meeting import Meeting, meeting_audience, meeting_presenter, meeting_site
+from models.member import Account, Member
+from models.org import Org, OrgMembership
+from models.site import Site
+
+__all__ = [
+    "Account",
+    "Base",
+    "Meeting",
+    "MeetingKind",
+    "MeetingStatus",
+    "Member",
+    "MemberCategory",
+    "MembershipKind",
+    "Org",
+    "OrgKind",
+    "OrgMembership",
+    "Role",
+    "Site",
+    "meeting_audience",
+    "meeting_presenter",
+    "meeting_site",
+]
