@@ -32,6 +32,10 @@ class Org(Base):
     )
     children: Mapped[list[Org]] = relationship(foreign_keys=[parent_id], back_populates="parent")
 
+    def assign_path(self, parent: Org | None) -> None:
+        """Set the materialised path once the row has an id (after a flush)."""
+        self.path = (parent.path if parent is not None else "/") + f"{self.id}/"
+
     def is_within(self, other: Org) -> bool:
         """Whether this org is ``other`` or lies in its subtree."""
         return self.path.startswith(other.path)
