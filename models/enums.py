@@ -30,6 +30,7 @@ class Role(enum.StrEnum):
     MEMBER = "member"
     SECRETARY = "secretary"  # manages their org subtree
     ORGANISER = "organiser"  # manages the whole tree
+    SITE = "site"  # a site terminal's shared screen (the account has site_id, no member)
 
 
 class MembershipKind(enum.StrEnum):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Column, Enum, ForeignKey, Numeric, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, created_at, intpk, str200, timestamp
+from models.base import Base, created_at, enum_values, intpk, str200, timestamp
 from models.enums import MeetingKind, MeetingStatus
 from models.member import Member
 from models.org import Org
@@ -39,7 +39,9 @@ class Meeting(Base):
     __tablename__ = "meeting"
 
     id: Mapped[intpk]
-    kind: Mapped[MeetingKind] = mapped_column(Enum(MeetingKind, native_enum=False, length=32))
+    kind: Mapped[MeetingKind] = mapped_column(
+        Enum(MeetingKind, native_enum=False, length=32, values_callable=enum_values)
+    )
     title: Mapped[str200]
     description: Mapped[str] = mapped_column(Text, default="")
     host_org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)
@@ -50,7 +52,7 @@ class Meeting(Base):
     credited_hours: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("2"))
     record: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[MeetingStatus] = mapped_column(
-        Enum(MeetingStatus, native_enum=False, length=16),
+        Enum(MeetingStatus, native_enum=False, length=16, values_callable=enum_values),
         default=MeetingStatus.SCHEDULED,
         index=True,
     )

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, created_at, intpk, str200
+from models.base import Base, created_at, enum_values, intpk, str200
 from models.enums import MemberCategory, Role
 from models.org import Org, OrgMembership
 
@@ -21,7 +21,7 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(100))
     unit_label: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[MemberCategory] = mapped_column(
-        Enum(MemberCategory, native_enum=False, length=16)
+        Enum(MemberCategory, native_enum=False, length=16, values_callable=enum_values)
     )
     applied_on: Mapped[dt.date | None]
     admitted_on: Mapped[dt.date | None]  # admission as probationary member: political birthday
@@ -52,7 +52,7 @@ class Account(Base):
     password_hash: Mapped[str200]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16), default=Role.MEMBER
+        Enum(Role, native_enum=False, length=16, values_callable=enum_values), default=Role.MEMBER
     )
     # Secretaries manage this org's subtree; organisers the whole tree (scope_org_id unused).
     scope_org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))

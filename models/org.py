@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, intpk, str200, timestamp
+from models.base import Base, enum_values, intpk, str200, timestamp
 from models.enums import MembershipKind, OrgKind
 
 
@@ -18,7 +18,9 @@ class Org(Base):
 
     id: Mapped[intpk]
     name: Mapped[str200]
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=32))
+    kind: Mapped[OrgKind] = mapped_column(
+        Enum(OrgKind, native_enum=False, length=32, values_callable=enum_values)
+    )
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"), index=True)
     # Temporary branches only: who approved them and how long they exist.
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
@@ -49,7 +51,9 @@ class OrgMembership(Base):
     id: Mapped[intpk]
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)
-    kind: Mapped[MembershipKind] = mapped_column(Enum(MembershipKind, native_enum=False, length=16))
+    kind: Mapped[MembershipKind] = mapped_column(
+        Enum(MembershipKind, native_enum=False, length=16, values_callable=enum_values)
+    )
     valid_from: Mapped[timestamp]
     valid_to: Mapped[timestamp | None]
 

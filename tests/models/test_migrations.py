@@ -1,0 +1,94 @@
+"""The migrations build exactly the models' schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+import models
+from models.db import make_engine
+from models.migrate import (
+    SCRIPT_LOCATION,
+    current_revision_async,
+    downgrade_async,
+    heads,
+    new_revision,
+    upgrade,
+    upgrade_async,
+)
+
+
+def _schema_differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, models.Base.metadata))
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrading_an_empty_database_gives_exactly_the_models_schema(db_url: str) -> None:
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_schema_differences) == []
+            tables = await conn.run_sync(_table_names)
+    finally:
+        await engine.dispose()
+    assert set(models.Base.metadata.tables) <= tables
+    assert await current_revision_async(db_url) == heads()[0]
+
+
+async def test_downgrading_to_base_removes_every_table_and_upgrading_again_works(
+    db_url: str,
+) -> None:
+    await upgrade_async(db_url)
+    await downgrade_async(db_url, "base")
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_table_names) <= {"alembic_version"}
+    finally:
+        await engine.dispose()
+    assert await current_revision_async(db_url) is None
+    await upgrade_async(db_url)
+    assert await current_revision_async(db_url) == heads()[0]
+
+
+def test_the_revisions_form_one_line_with_a_single_head() -> None:
+    assert len(heads()) == 1, "several heads: merge them (see docs/development.md)"
+
+
+def test_the_synchronous_upgrade_works_outside_an_event_loop(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/sync.sqlite3"
+    upgrade(url)
+    upgrade(url)  # a second run finds nothing to do
+    assert (tmp_path / "sync.sqlite3").stat().st_size > 0
+
+
+def test_a_new_revision_against_unchanged_models_has_no_operations(tmp_path: Path) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    path = new_revision("Nothing new", script_location=scripts)
+    assert path.name == f"{len(list((scripts / 'versions').glob('0*.py'))):04d}_nothing_new.py"
+    body = path.read_text(encoding="utf-8")
+    assert "op.create_table" not in body and "batch_op" not in body
+    assert f"down_revision: str | Sequence[str] | None = {heads()[0]!r}" in body
+    assert heads(script_location=scripts) == [path.stem]
+
+
+@pytest.mark.parametrize("message", ["", "!!!"])
+def test_a_revision_message_without_letters_gets_a_generic_slug(
+    message: str, tmp_path: Path
+) -> None:
+    from models.migrate import next_revision_id
+
+    assert next_revision_id(message).endswith("_revision")
