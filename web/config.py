@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "LECTUREHUB_"
 
@@ -53,6 +54,13 @@ class ServerConfig:
         10, "Failed logins allowed per username and per client address in a minute."
     )
     default_locale: str = setting("zh_CN", "Language of the interface by default (zh_CN, en).")
+    time_zone: str = setting(
+        "Asia/Shanghai", "Time zone in which pages show times and forms read them (IANA name)."
+    )
+    max_upload_bytes: int = setting(
+        2 * 1024 * 1024, "Largest request body accepted, in bytes (roster uploads included)."
+    )
+    roster_max_rows: int = setting(2000, "Most member rows one roster import may contain.")
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,12 @@ def load_config(
         raise ConfigError("setting server.secret_key must be at least 32 characters")
     if config.server.default_locale not in {"zh_CN", "en"}:
         raise ConfigError("setting server.default_locale must be zh_CN or en")
+    try:
+        ZoneInfo(config.server.time_zone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(
+            f"setting server.time_zone: unknown zone {config.server.time_zone!r}"
+        ) from exc
     return config
 
 

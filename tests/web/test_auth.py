@@ -1,0 +1,160 @@
+"""Logging in and out, sessions, rate limiting and CSRF."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.web.conftest import PASSWORD, Client, MakeClient, World, api_login
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def test_a_member_logs_in_with_the_form_and_reaches_the_home_page(client: Client) -> None:
+    page = await client.get("/login")
+    token = csrf_from(await page.text())
+    response = await client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token, "next": "/"},
+    )
+    assert response.status == 200
+    assert response.url.path == "/"
+    assert "张爱丽" in await response.text()
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_answer(client: Client) -> None:
+    answers = []
+    for username in ("alice", "nobody-here"):
+        response = await client.post(
+            "/api/v1/login", json={"username": username, "password": "wrong password"}
+        )
+        answers.append((response.status, await response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
+    assert answers[0][1]["error"]["code"] == "invalid_credentials"
+
+
+async def test_the_login_form_refuses_wrong_passwords_without_saying_which_part_was_wrong(
+    client: Client,
+) -> None:
+    token = csrf_from(await (await client.get("/login")).text())
+    texts = []
+    for username in ("alice", "nobody-here"):
+        response = await client.post(
+            "/login", data={"username": username, "password": "nope", "csrf_token": token}
+        )
+        assert response.status == 401
+        texts.append((await response.text()).replace(username, "USER"))
+    assert texts[0] == texts[1]
+
+
+async def test_repeated_failures_are_rate_limited_per_username(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(sqlite_engine, LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="3")
+    statuses = []
+    for _attempt in range(4):
+        response = await client.post("/api/v1/login", json={"username": "bob", "password": "x"})
+        statuses.append(response.status)
+    assert statuses == [401, 401, 401, 429]
+    # Even the right password is refused while the limit holds.
+    response = await client.post("/api/v1/login", json={"username": "bob", "password": PASSWORD})
+    assert response.status == 429
+    assert (await response.json())["error"]["code"] == "too_many_attempts"
+
+
+async def test_repeated_failures_are_rate_limited_per_client_address(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(sqlite_engine, LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="3")
+    for username in ("u1", "u2", "u3"):
+        await client.post("/api/v1/login", json={"username": username, "password": "x"})
+    response = await client.post("/api/v1/login", json={"username": "u4", "password": "x"})
+    assert response.status == 429
+
+
+async def test_the_session_cookie_is_http_only_same_site_lax_and_encrypted(
+    client: Client,
+) -> None:
+    response = await client.post("/api/v1/login", json={"username": "alice", "password": PASSWORD})
+    header = response.headers.getall("Set-Cookie")
+    cookie = next(h for h in header if h.startswith("lecturehub_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Max-Age=43200" in cookie
+    assert "Secure" not in cookie
+    assert "alice" not in cookie and "account_id" not in cookie
+
+
+async def test_secure_cookies_are_marked_secure_when_configured(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(sqlite_engine, LECTUREHUB_SERVER_SECURE_COOKIES="true")
+    response = await client.post("/api/v1/login", json={"username": "alice", "password": PASSWORD})
+    cookie = next(
+        h for h in response.headers.getall("Set-Cookie") if h.startswith("lecturehub_session=")
+    )
+    assert "Secure" in cookie
+
+
+async def test_me_answers_who_is_logged_in_and_logout_ends_the_session(client: Client) -> None:
+    token = await api_login(client, "sec_g1")
+    me = await (await client.get("/api/v1/me")).json()
+    assert me["user"]["username"] == "sec_g1"
+    assert me["user"]["role"] == "secretary"
+    assert me["csrf_token"] == token
+    response = await client.post("/api/v1/logout", headers={"X-CSRF-Token": token})
+    assert response.status == 200
+    response = await client.get("/api/v1/me")
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "not_authenticated"
+
+
+async def test_a_json_call_without_the_csrf_header_is_refused(client: Client) -> None:
+    await api_login(client, "alice")
+    response = await client.post("/api/v1/logout")
+    assert response.status == 403
+    assert (await response.json())["error"]["code"] == "csrf_failed"
+    response = await client.post("/api/v1/logout", headers={"X-CSRF-Token": "forged"})
+    assert response.status == 403
+    assert (await client.get("/api/v1/me")).status == 200
+
+
+async def test_a_form_post_without_the_csrf_field_is_refused(client: Client) -> None:
+    await client.get("/login")
+    response = await client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status == 403
+    assert "csrf_failed" in await response.text()
+    assert (await client.get("/api/v1/me")).status == 401
+
+
+async def test_the_json_login_must_be_json(client: Client) -> None:
+    response = await client.post("/api/v1/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status == 403
+
+
+async def test_pages_send_visitors_to_the_login_page(client: Client) -> None:
+    response = await client.get("/", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"].startswith("/login?next=/")
+
+
+async def test_the_login_page_never_redirects_to_another_site(client: Client) -> None:
+    token = csrf_from(await (await client.get("/login")).text())
+    response = await client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/"

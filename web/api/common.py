@@ -1,0 +1,38 @@
+"""Helpers shared by the JSON API modules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from web.errors import BadRequest, NotFound
+from web.i18n import _
+
+API = "/api/v1"
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400."""
+    if request.content_type != "application/json":
+        raise BadRequest(_("Send a JSON body (Content-Type: application/json)."), code="not_json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(_("The body is not valid JSON."), code="invalid_json") from exc
+    if not isinstance(body, dict):
+        raise BadRequest(_("The body must be a JSON object."), code="invalid_json")
+    return body
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    """An integer id from the URL; anything else is simply not found."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound()
+    return int(raw)
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

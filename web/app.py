@@ -1,0 +1,71 @@
+"""The application factory: the only place where the web layer is wired together."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.db import make_engine, make_session_factory
+from web.auth import csrf_middleware
+from web.config import Config, ensure_secret_key
+from web.errors import error_middleware
+from web.i18n import Catalogues
+from web.keys import CATALOGUES, CONFIG, ENGINE, LOGIN_LIMITER, SESSIONS
+from web.language import locale_middleware
+from web.ratelimit import LoginLimiter
+from web.render import setup_templates
+from web.routes import setup_routes
+
+SESSION_COOKIE = "lecturehub_session"
+
+
+def session_key(secret: str) -> bytes:
+    """The 32-byte cookie encryption key, derived from the configured secret."""
+    return hashlib.sha256(b"lecturehub session cookie\x00" + secret.encode("utf-8")).digest()
+
+
+def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Application:
+    """Build the hub's web application.
+
+    Given an engine, the caller owns it; otherwise one is made from the configuration and
+    disposed of when the application shuts down. Tables are not created here: migrations run
+    from the command line.
+    """
+    storage = EncryptedCookieStorage(
+        session_key(ensure_secret_key(config)),
+        cookie_name=SESSION_COOKIE,
+        max_age=config.server.session_max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=config.server.secure_cookies,
+    )
+    app = web.Application(
+        middlewares=[
+            session_middleware(storage),
+            locale_middleware,
+            error_middleware,
+            csrf_middleware,
+        ],
+        client_max_size=config.server.max_upload_bytes,
+    )
+    app[CONFIG] = config
+    app[CATALOGUES] = Catalogues.load(config.server.default_locale)
+    app[LOGIN_LIMITER] = LoginLimiter(config.server.login_attempts_per_minute)
+    owned = engine is None
+    app[ENGINE] = engine or make_engine(config.database_url, echo=config.database.echo)
+    app[SESSIONS] = make_session_factory(app[ENGINE])
+    if owned:
+        app.cleanup_ctx.append(_dispose_engine)
+    setup_templates(app)
+    setup_routes(app)
+    return app
+
+
+async def _dispose_engine(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[ENGINE].dispose()

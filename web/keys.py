@@ -1,0 +1,20 @@
+"""Typed application keys: everything the app factory builds and views read.
+
+Route modules added later (live rooms, replay, reports) add their own keys here, next to these.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.db import SessionFactory
+from web.config import Config
+from web.i18n import Catalogues
+from web.ratelimit import LoginLimiter
+
+CONFIG = web.AppKey("config", Config)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", SessionFactory)
+CATALOGUES = web.AppKey("catalogues", Catalogues)
+LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)

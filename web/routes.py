@@ -1,0 +1,30 @@
+"""Route registration: one module per resource, each with ``setup(app)``.
+
+To add a feature (live page and WebSocket, replay, reports), write a module with a
+``web.RouteTableDef`` and a ``setup(app: web.Application) -> None`` that adds its routes (and its
+``AppKey`` state / cleanup contexts), then list it in ``ROUTE_MODULES``. JSON routes under
+``/api/v1/`` must also be described in ``web/api/openapi.py`` (a test checks).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+ROUTE_MODULES = (
+    "web.views.health",
+    "web.views.auth",
+    "web.views.home",
+    "web.api.auth",
+    "web.api.meetings",
+)
+
+
+def setup_routes(app: web.Application) -> None:
+    for name in ROUTE_MODULES:
+        importlib.import_module(name).setup(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
