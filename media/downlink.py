@@ -1,0 +1,244 @@
+"""The "down" peer connection: the server offers one sendonly m-section per publication.
+
+Each m-section carries a placeholder track that never yields a frame, so aiortc negotiates
+the SSRC, payload types and header-extension ids but its sender never encodes nor sends RTP;
+the forwarder writes the media itself. An m-section whose publication ended goes `inactive`
+and is reused by the next publication of the same kind and codec, keeping its SSRC and
+continuing its sequence numbers (media.rtp.OutputState).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import AnyRtcpPacket, RtcpPsfbPacket, RtcpRtpfbPacket
+
+from media import transport
+from media.errors import CloseReason, ErrorCode, MediaError
+from media.forwarder import Target
+from media.messages import TrackMid
+from media.publication import Publication, Subscription
+from media.rtp import OutputState
+
+logger = logging.getLogger(__name__)
+
+RTCP_PSFB_PLI = 1
+RTCP_PSFB_FIR = 4
+RTCP_RTPFB_NACK = 1
+
+
+class Placeholder(MediaStreamTrack):
+    """A track that never produces a frame: aiortc's sender waits on it forever."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._never: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+
+    async def recv(self) -> object:  # type: ignore[override]
+        await self._never
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        super().stop()
+        if not self._never.done():
+            self._never.cancel()
+
+
+def codec_preferences(publication: Publication) -> list[object]:
+    """The subscriber m-section offers exactly the publication's codec (and RTX for video)."""
+    caps = RTCRtpSender.getCapabilities(publication.kind)
+    mime = publication.codec.mimeType.lower()
+    return [c for c in caps.codecs if c.mimeType.lower() in (mime, f"{publication.kind}/rtx")]
+
+
+class DownSlot:
+    """One sendonly m-section of a subscriber."""
+
+    def __init__(self, transceiver: RTCRtpTransceiver, kind: str, mime: str, clock_rate: int):
+        self.transceiver = transceiver
+        self.kind = kind
+        self.mime = mime
+        self.output = OutputState(clock_rate)
+        self.subscription: Subscription | None = None
+        self.ssrc = transceiver.sender._ssrc
+
+
+class DownConnection:
+    """One participant's receiving connection; renegotiated as publications come and go."""
+
+    def __init__(
+        self,
+        configuration: RTCConfiguration,
+        subscriber_key: str,
+        send_offer: Callable[[str, list[TrackMid]], None],
+        on_failed: Callable[[], None],
+    ) -> None:
+        self.pc = RTCPeerConnection(configuration)
+        self.subscriber_key = subscriber_key
+        self.slots: list[DownSlot] = []
+        self.negotiating = False
+        self.dirty = False
+        self.desired: list[Publication] = []
+        self._send_offer = send_offer
+        self._dtls: RTCDtlsTransport | None = None
+        self._path: transport.SendPath | None = None
+        self._closed = False
+
+        @self.pc.on("connectionstatechange")
+        def on_state() -> None:
+            if self.pc.connectionState == "failed":
+                on_failed()
+
+    # -- what to receive -------------------------------------------------------------------
+
+    async def sync(self, desired: list[Publication]) -> None:
+        """Make the m-sections match `desired`; offer if anything changed."""
+        self.desired = desired
+        if self._closed:
+            return
+        changed = self._drop_ended({p.id for p in desired if p.close_reason is None})
+        current = {s.subscription.publication.id for s in self.slots if s.subscription}
+        for publication in desired:
+            if publication.close_reason is None and publication.id not in current:
+                self._attach(publication)
+                changed = True
+        if not changed:
+            return
+        if self.negotiating:
+            self.dirty = True
+            return
+        await self._offer()
+
+    def _drop_ended(self, wanted: set[str]) -> bool:
+        changed = False
+        for slot in self.slots:
+            subscription = slot.subscription
+            if subscription is not None and subscription.publication.id not in wanted:
+                subscription.close(CloseReason.UNPUBLISHED)
+            if slot.subscription is None and slot.transceiver.direction != "inactive":
+                slot.transceiver.direction = "inactive"
+                changed = True
+        return changed
+
+    def _attach(self, publication: Publication) -> None:
+        mime = publication.codec.mimeType.lower()
+        slot = next(
+            (s for s in self.slots if s.subscription is None and s.mime == mime),
+            None,
+        )
+        if slot is None:
+            transceiver = self.pc.addTransceiver(
+                Placeholder(publication.kind), direction="sendonly"
+            )
+            transceiver.setCodecPreferences(codec_preferences(publication))  # type: ignore[arg-type]
+            slot = DownSlot(transceiver, publication.kind, mime, publication.codec.clockRate)
+            self.slots.append(slot)
+        else:
+            slot.transceiver.direction = "sendonly"
+        subscription = Subscription(publication, self.subscriber_key, slot.transceiver.sender)
+
+        def on_closed(closed: Subscription, reason: CloseReason) -> None:
+            if slot.subscription is closed:
+                slot.subscription = None
+
+        subscription.on_closed.append(on_closed)
+        slot.subscription = subscription
+        publication.add_subscription(subscription)
+
+    async def _offer(self) -> None:
+        self.negotiating = True
+        self.dirty = False
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        tracks = [
+            TrackMid(
+                mid=str(s.transceiver.mid),
+                publication_id=s.subscription.publication.id,
+                identity_key=s.subscription.publication.owner_key,
+                kind=s.kind,
+                source=s.subscription.publication.source,
+            )
+            for s in self.slots
+            if s.subscription is not None
+        ]
+        self._send_offer(self.pc.localDescription.sdp, tracks)
+
+    async def apply_answer(self, sdp: str) -> None:
+        """The client's answer to our latest offer; starts forwarding to new m-sections."""
+        if not self.negotiating:
+            raise MediaError(ErrorCode.NEGOTIATION_FAILED, "no subscribe_offer is pending")
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            raise MediaError(ErrorCode.INVALID_SDP, f"cannot apply answer: {exc}") from exc
+        self.negotiating = False
+        self._install_hooks()
+        self._start_pending()
+        if self.dirty:
+            await self.sync(self.desired)
+
+    # -- packets -----------------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        if self._dtls is not None or not self.slots:
+            return
+        self._dtls = self.slots[0].transceiver.sender.transport
+        transport.hook_rtcp(self._dtls, self._on_rtcp)
+
+        @self._dtls.on("statechange")
+        def on_dtls_state() -> None:
+            self._start_pending()
+
+    def _start_pending(self) -> None:
+        """Give every m-section that has a subscription but no target its target."""
+        if self._dtls is None or self._closed:
+            return
+        if self._path is None:
+            self._path = transport.open_send_path(self._dtls)
+            if self._path is None:
+                return  # not connected yet: the DTLS state change calls us again
+        for slot in self.slots:
+            subscription = slot.subscription
+            if subscription is None or subscription.target is not None:
+                continue
+            codecs = slot.transceiver._codecs
+            if not codecs or slot.transceiver.currentDirection not in ("sendonly", "sendrecv"):
+                continue
+            payload_type = int(codecs[0].payloadType or 0)
+            subscription.start(Target(self._path, slot.output, slot.ssrc, payload_type))
+
+    def _slot_for(self, ssrc: int) -> DownSlot | None:
+        return next((s for s in self.slots if s.ssrc == ssrc), None)
+
+    def _on_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
+        for packet in packets:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                ssrc = packet.media_ssrc
+                if packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
+                    ssrc = int.from_bytes(packet.fci[:4], "big")
+                slot = self._slot_for(ssrc)
+                if slot is not None and slot.subscription is not None:
+                    publication = slot.subscription.publication
+                    publication.forwarder.counters.keyframe_requests_received += 1
+                    publication.request_keyframe()
+            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                slot = self._slot_for(packet.media_ssrc)
+                if slot is not None and slot.subscription is not None:
+                    slot.subscription.answer_nack(list(packet.lost))
+
+    # -- closing ------------------------------------------------------------------------------
+
+    async def close(self, reason: CloseReason) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for slot in self.slots:
+            if slot.subscription is not None:
+                slot.subscription.close(reason)
+        await self.pc.close()

@@ -1,0 +1,169 @@
+"""The lowest layers of aiortc/aioice that the packet path uses (private APIs, pinned).
+
+aiortc 1.16 receives a datagram in aioice's `StunProtocol.datagram_received`, which hands it
+to `Connection.data_received`, which queues it; `RTCDtlsTransport` awaits the queue, unprotects
+SRTP, parses an `RtpPacket` and routes it to `RTCRtpReceiver` (jitter buffer, decoder thread).
+We replace `Connection.data_received` on a publisher's ICE connection with `Ingress`, which
+unprotects SRTP and hands the plaintext to the forwarder synchronously: no queue hop, no
+RtpPacket, no jitter buffer, no decoder, no REMB estimator. Everything else (STUN, DTLS, RTCP)
+takes aiortc's normal path.
+
+On the send side a `SendPath` holds one subscriber's SRTP session pointer (libsrtp through
+pylibsrtp's cffi binding) and the raw UDP socket and address of its selected ICE pair, so a
+forwarded packet costs one `srtp_protect` and one `sendto`.
+tests/media/test_aiortc_internals.py checks that every attribute used here exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aioice.ice
+import pylibsrtp
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import AnyRtcpPacket, RtcpPacket
+from pylibsrtp._binding import ffi, lib
+
+logger = logging.getLogger(__name__)
+
+SRTP_BUFFER = 1500 + 144  # MTU plus libsrtp's largest trailer
+srtp_protect: Callable[[Any, Any, Any], int] = lib.srtp_protect
+srtp_protect_rtcp: Callable[[Any, Any, Any], int] = lib.srtp_protect_rtcp
+
+
+class SendPath:
+    """Protect-and-send for one subscriber connection, without asyncio or aiortc layers."""
+
+    __slots__ = ("addr", "buf", "cdata", "lenp", "sendto", "srtp", "view")
+
+    def __init__(self, srtp: Any, sendto: Callable[[Any, tuple[str, int]], Any], addr: Any):
+        self.srtp = srtp
+        self.sendto = sendto
+        self.addr = addr
+        self.cdata = ffi.new("char[]", SRTP_BUFFER)
+        self.buf = ffi.buffer(self.cdata)
+        self.view = memoryview(self.buf)
+        self.lenp = ffi.new("int *")
+
+    def send_rtp(self, data: bytes) -> int:
+        """Protect and send one RTP packet as it is; returns bytes sent (0 if dropped)."""
+        return self._send(data, srtp_protect)
+
+    def send_rtcp(self, data: bytes) -> int:
+        return self._send(data, srtp_protect_rtcp)
+
+    def _send(self, data: bytes, protect: Callable[[Any, Any, Any], int]) -> int:
+        n = len(data)
+        if n > 1500:
+            return 0
+        self.buf[0:n] = data
+        self.lenp[0] = n
+        if protect(self.srtp, self.cdata, self.lenp) != 0:
+            return 0
+        size = self.lenp[0]
+        try:
+            self.sendto(self.view[:size], self.addr)
+        except OSError:
+            return 0
+        return size
+
+
+def _selected_pair(dtls: RTCDtlsTransport) -> aioice.ice.CandidatePair | None:
+    connection = dtls.transport._connection
+    pairs: dict[int, aioice.ice.CandidatePair] = connection._nominated
+    return pairs.get(1)
+
+
+def open_send_path(dtls: RTCDtlsTransport) -> SendPath | None:
+    """A SendPath for a connected DTLS transport, or None if it is not ready."""
+    if dtls.state != "connected" or dtls._tx_srtp is None:
+        return None
+    pair = _selected_pair(dtls)
+    if pair is None:
+        return None
+    srtp = dtls._tx_srtp._srtp[0]
+    protocol = pair.protocol
+    if type(protocol) is aioice.ice.StunProtocol:
+        sock = protocol.transport.get_extra_info("socket")
+        raw = getattr(sock, "_sock", sock)  # asyncio wraps it in a TransportSocket
+        return SendPath(srtp, raw.sendto, pair.remote_addr)
+    # A TURN relay wraps data in channel messages: go through aioice (rare, slower).
+    return SendPath(srtp, _relay_sender(protocol), pair.remote_addr)
+
+
+_relay_tasks: set[asyncio.Future[None]] = set()
+
+
+def _relay_sender(protocol: Any) -> Callable[[Any, tuple[str, int]], None]:
+    def send(data: Any, addr: tuple[str, int]) -> None:
+        task = asyncio.ensure_future(protocol.send_data(bytes(data), addr))
+        _relay_tasks.add(task)
+        task.add_done_callback(_relay_tasks.discard)
+
+    return send
+
+
+RtpHandler = Callable[[bytes, float], None]
+
+
+class Ingress:
+    """Intercepts a publisher connection's datagrams: SRTP goes straight to `on_rtp`."""
+
+    def __init__(
+        self, dtls: RTCDtlsTransport, on_rtp: RtpHandler, clock: Callable[[], float]
+    ) -> None:
+        self._dtls = dtls
+        self._on_rtp = on_rtp
+        self._clock = clock
+        self._connection = dtls.transport._connection
+        self._queue_put = self._connection._queue.put_nowait
+        self.unprotect_failures = 0
+
+    def install(self) -> None:
+        self._connection.data_received = self.data_received  # type: ignore[method-assign]
+
+    def data_received(self, data: bytes, component: int) -> None:
+        arrival = self._clock()
+        # RTP (not RTCP: payload types 192-223 in the second byte) once SRTP keys exist.
+        if 127 < data[0] < 192 and not 191 < data[1] < 224:
+            srtp = self._dtls._rx_srtp
+            if srtp is not None:
+                try:
+                    plain = srtp.unprotect(data)
+                except pylibsrtp.Error:
+                    self.unprotect_failures += 1
+                    return
+                self._on_rtp(plain, arrival)
+                return
+        self._queue_put((data, component))
+
+
+RtcpHook = Callable[[list[AnyRtcpPacket]], None]
+
+
+def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
+    """Call `hook` with each incoming RTCP compound packet, then let aiortc route it.
+
+    aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK finds an
+    empty history) and keeps its statistics (round-trip time from receiver reports).
+    """
+    original = dtls._handle_rtcp_data
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        try:
+            packets = RtcpPacket.parse(data)
+        except ValueError:
+            return
+        hook(packets)
+        await original(data)
+
+    dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+
+
+def send_rtcp(dtls: RTCDtlsTransport, data: bytes) -> bool:
+    """Protect and send one RTCP compound packet now (no task, no await)."""
+    path = open_send_path(dtls)
+    return path is not None and path.send_rtcp(data) > 0
