@@ -1,0 +1,38 @@
+"""The attendance ledger: append-only events, expected audiences, derived records, reports.
+
+See ``docs/attendance.md``. Importing this package registers its tables on ``Base.metadata``.
+"""
+
+from models.attendance.enums import (
+    AttendanceStatus,
+    AttendeeRole,
+    CreditKind,
+    EventKind,
+    LeaveStatus,
+    MakeupStatus,
+    RefusalReason,
+)
+from models.attendance.rules import AttendanceRules
+from models.attendance.tables import (
+    AttendanceEvent,
+    AttendanceRecord,
+    ExpectedAttendee,
+    LeaveRequest,
+    MakeupAssignment,
+)
+
+__all__ = [
+    "AttendanceEvent",
+    "AttendanceRecord",
+    "AttendanceRules",
+    "AttendanceStatus",
+    "AttendeeRole",
+    "CreditKind",
+    "EventKind",
+    "ExpectedAttendee",
+    "LeaveRequest",
+    "LeaveStatus",
+    "MakeupAssignment",
+    "MakeupStatus",
+    "RefusalReason",
+]

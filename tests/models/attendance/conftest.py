@@ -1,0 +1,132 @@
+"""A small brigade to test the ledger on: a committee, two branches, a temporary branch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from models import (
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    Member,
+    MemberCategory,
+    MembershipKind,
+    Org,
+    OrgKind,
+    OrgMembership,
+    Site,
+)
+from models.db import SessionFactory, make_session_factory
+
+START = dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC)  # 09:00 in Beijing
+END = START + dt.timedelta(hours=1)
+LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+
+def at(minutes: float) -> dt.datetime:
+    return START + dt.timedelta(minutes=minutes)
+
+
+@dataclass
+class World:
+    sessions: SessionFactory
+    orgs: dict[str, Org] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)
+
+    async def org(self, session: AsyncSession, key: str, kind: OrgKind, parent: str | None) -> Org:
+        org = Org(name=key, kind=kind, parent_id=self.orgs[parent].id if parent else None)
+        session.add(org)
+        await session.flush()
+        org.assign_path(self.orgs[parent] if parent else None)
+        self.orgs[key] = org
+        return org
+
+    async def member(
+        self,
+        session: AsyncSession,
+        key: str,
+        org: str,
+        category: MemberCategory = MemberCategory.FULL,
+        *,
+        exempt: bool = False,
+        secretary: bool = False,
+        admitted_on: dt.date | None = dt.date(2015, 7, 1),
+        valid_from: dt.datetime = LONG_AGO,
+        valid_to: dt.datetime | None = None,
+        kind: MembershipKind = MembershipKind.HOME,
+    ) -> Member:
+        member = Member(
+            name=key,
+            category=category,
+            exempt=exempt,
+            is_secretary=secretary,
+            admitted_on=admitted_on,
+        )
+        session.add(member)
+        await session.flush()
+        session.add(
+            OrgMembership(
+                member_id=member.id,
+                org_id=self.orgs[org].id,
+                kind=kind,
+                valid_from=valid_from,
+                valid_to=valid_to,
+            )
+        )
+        self.members[key] = member
+        return member
+
+    async def meeting(
+        self,
+        session: AsyncSession,
+        audience: list[str],
+        sites: tuple[str, ...] = (),
+        *,
+        start: dt.datetime = START,
+        end: dt.datetime | None = END,
+        status: MeetingStatus = MeetingStatus.ENDED,
+        title: str = "党课：学习党章",
+    ) -> Meeting:
+        meeting = Meeting(
+            kind=MeetingKind.PARTY_LECTURE,
+            title=title,
+            host_org_id=self.orgs[audience[0]].id,
+            planned_start=start,
+            planned_end=start + dt.timedelta(hours=1),
+            actual_start=start if status is not MeetingStatus.SCHEDULED else None,
+            actual_end=end if status is MeetingStatus.ENDED else None,
+            credited_hours=Decimal(2),
+            status=status,
+        )
+        meeting.audience = [self.orgs[a] for a in audience]
+        meeting.sites = [self.sites[s] for s in sites]
+        session.add(meeting)
+        await session.flush()
+        return meeting
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine) -> AsyncIterator[World]:
+    """Committee 一营党委 → branches 一连, 二连; a temporary branch 集训队 under the committee;
+    another committee 二营党委 elsewhere; a site 一连会议室."""
+    w = World(make_session_factory(engine))
+    async with w.sessions() as session, session.begin():
+        await w.org(session, "committee", OrgKind.COMMITTEE, None)
+        await w.org(session, "branch_a", OrgKind.BRANCH, "committee")
+        await w.org(session, "branch_b", OrgKind.BRANCH, "committee")
+        await w.org(session, "temporary", OrgKind.TEMPORARY_BRANCH, "committee")
+        await w.org(session, "elsewhere", OrgKind.COMMITTEE, None)
+        await w.org(session, "branch_x", OrgKind.BRANCH, "elsewhere")
+        for key, org in (("room_a", "branch_a"), ("room_b", "branch_b")):
+            site = Site(name=key, org_id=w.orgs[org].id)
+            session.add(site)
+            w.sites[key] = site
+        await session.flush()
+    yield w

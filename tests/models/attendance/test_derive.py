@@ -1,0 +1,231 @@
+"""Expected snapshots, derived records and make-up assignments in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select, update
+
+from models import Meeting, MeetingStatus, MemberCategory, MembershipKind, OrgMembership
+from models.attendance.derive import rederive_meeting
+from models.attendance.enums import AttendanceStatus, AttendeeRole, EventKind, MakeupStatus
+from models.attendance.expected import snapshot_expected
+from models.attendance.ledger import NewEvent, append_event
+from models.attendance.makeup import (
+    end_meeting,
+    mark_overdue_makeups,
+    open_makeups,
+    record_replay_progress,
+)
+from models.attendance.tables import AttendanceRecord, MakeupAssignment
+from tests.models.attendance.conftest import START, World, at
+
+
+async def test_the_snapshot_covers_the_subtree_by_memberships_valid_at_the_start(
+    world: World,
+) -> None:
+    async with world.sessions() as session, session.begin():
+        m = world.member
+        await m(session, "full_a", "branch_a")
+        await m(session, "probationary_b", "branch_b", MemberCategory.PROBATIONARY)
+        await m(session, "activist", "branch_a", MemberCategory.ACTIVIST)
+        await m(session, "candidate", "branch_b", MemberCategory.CANDIDATE)
+        await m(session, "applicant", "branch_a", MemberCategory.APPLICANT)
+        await m(session, "ill", "branch_a", exempt=True)
+        await m(session, "moved_away", "branch_a", valid_to=START - dt.timedelta(days=1))
+        await m(session, "arrives_later", "branch_a", valid_from=START + dt.timedelta(days=1))
+        await m(session, "other_committee", "branch_x")
+        trainee = await m(session, "trainee", "branch_x")
+        session.add(
+            OrgMembership(
+                member_id=trainee.id,
+                org_id=world.orgs["temporary"].id,
+                kind=MembershipKind.TEMPORARY,
+                valid_from=START - dt.timedelta(days=10),
+                valid_to=START + dt.timedelta(days=10),
+            )
+        )
+        meeting = await world.meeting(session, ["committee"])
+        snapshot = await snapshot_expected(session, meeting.id)
+    names = {v.id: k for k, v in world.members.items()}
+    got = {names[e.member_id]: (e.role, e.org_id) for e in snapshot}
+    orgs = world.orgs
+    assert got == {
+        "full_a": (AttendeeRole.EXPECTED, orgs["branch_a"].id),
+        "probationary_b": (AttendeeRole.EXPECTED, orgs["branch_b"].id),
+        "activist": (AttendeeRole.OBSERVER, orgs["branch_a"].id),
+        "candidate": (AttendeeRole.OBSERVER, orgs["branch_b"].id),
+        "ill": (AttendeeRole.EXEMPT, orgs["branch_a"].id),
+        "trainee": (AttendeeRole.EXPECTED, orgs["temporary"].id),
+    }
+
+
+async def test_a_temporary_branch_meeting_expects_its_members_not_their_home_branch(
+    world: World,
+) -> None:
+    async with world.sessions() as session, session.begin():
+        await world.member(session, "stays_home", "branch_a")
+        trainee = await world.member(session, "trainee", "branch_a")
+        session.add(
+            OrgMembership(
+                member_id=trainee.id,
+                org_id=world.orgs["temporary"].id,
+                kind=MembershipKind.TEMPORARY,
+                valid_from=START - dt.timedelta(days=1),
+            )
+        )
+        meeting = await world.meeting(session, ["temporary"])
+        snapshot = await snapshot_expected(session, meeting.id)
+    assert [(e.member_id, e.org_id) for e in snapshot] == [(trainee.id, world.orgs["temporary"].id)]
+
+
+async def test_the_snapshot_is_taken_once(world: World) -> None:
+    async with world.sessions() as session, session.begin():
+        first = await world.member(session, "first", "branch_a")
+        meeting = await world.meeting(session, ["branch_a"])
+        await snapshot_expected(session, meeting.id)
+        await world.member(session, "joined_after", "branch_a")
+        again = await snapshot_expected(session, meeting.id)
+    assert [e.member_id for e in again] == [first.id]
+
+
+async def _scenario(world: World) -> int:
+    """Four members of branch A and an observer; the lecture happens at room A."""
+    async with world.sessions() as session, session.begin():
+        for key in ("own_device", "at_site_1", "at_site_2", "absent"):
+            await world.member(session, key, "branch_a")
+        await world.member(session, "observer", "branch_a", MemberCategory.ACTIVIST)
+        meeting = await world.meeting(session, ["branch_a"], ("room_a",))
+        mid, ids, room = (
+            meeting.id,
+            {k: v.id for k, v in world.members.items()},
+            world.sites["room_a"].id,
+        )
+        events = [
+            NewEvent(
+                "1", mid, EventKind.LIVE_JOIN, at(-2), member_id=ids["own_device"], device="phone"
+            ),
+            NewEvent(
+                "2", mid, EventKind.LIVE_LEAVE, at(61), member_id=ids["own_device"], device="phone"
+            ),
+            NewEvent("3", mid, EventKind.SITE_JOIN, at(-5), site_id=room, device="terminal"),
+            NewEvent(
+                "4", mid, EventKind.SITE_CHECK_IN, at(1), member_id=ids["at_site_1"], site_id=room
+            ),
+            NewEvent(
+                "5", mid, EventKind.SITE_CHECK_IN, at(12), member_id=ids["at_site_2"], site_id=room
+            ),
+            NewEvent("6", mid, EventKind.SITE_LEAVE, at(60), site_id=room, device="terminal"),
+            NewEvent(
+                "7", mid, EventKind.LIVE_JOIN, at(0), member_id=ids["observer"], device="phone"
+            ),
+            NewEvent(
+                "8", mid, EventKind.LIVE_LEAVE, at(20), member_id=ids["observer"], device="phone"
+            ),
+        ]
+        for event in events:
+            await append_event(session, event)
+    return mid
+
+
+def _comparable(records: list[AttendanceRecord]) -> list[tuple[object, ...]]:
+    return [
+        (
+            r.member_id,
+            r.role,
+            r.status,
+            r.live_status,
+            r.late,
+            r.left_early,
+            r.live_seconds,
+            r.site_id,
+            r.replay_coverage,
+            r.credited_hours,
+            r.credited_as,
+            r.credited_on,
+            r.meeting_on,
+        )
+        for r in records
+    ]
+
+
+async def test_rederiving_gives_the_same_records_as_a_fresh_derivation(world: World) -> None:
+    mid = await _scenario(world)
+    async with world.sessions() as session, session.begin():
+        first = _comparable(await rederive_meeting(session, mid))
+        again = _comparable(await rederive_meeting(session, mid))
+    async with world.sessions() as session, session.begin():
+        await session.execute(delete(AttendanceRecord))
+        fresh = _comparable(await rederive_meeting(session, mid))
+        stored = _comparable(
+            list(
+                await session.scalars(select(AttendanceRecord).order_by(AttendanceRecord.member_id))
+            )
+        )
+    assert first == again == fresh == stored
+    ids = world.members
+    statuses = {r[0]: r[2] for r in fresh}
+    assert statuses == {
+        ids["own_device"].id: AttendanceStatus.PRESENT,
+        ids["at_site_1"].id: AttendanceStatus.PRESENT,
+        ids["at_site_2"].id: AttendanceStatus.LATE,
+        ids["absent"].id: AttendanceStatus.ABSENT,
+        ids["observer"].id: AttendanceStatus.ABSENT,
+    }
+
+
+async def test_an_absent_member_gets_a_make_up_that_the_replay_completes(world: World) -> None:
+    mid = await _scenario(world)
+    absent = world.members["absent"].id
+    async with world.sessions() as session, session.begin():
+        await end_meeting(session, mid)
+        await end_meeting(session, mid)
+        views = await open_makeups(session)
+    assert [(v.member_id, v.status) for v in views] == [(absent, MakeupStatus.PENDING)]
+    assert views[0].deadline == at(60) + dt.timedelta(days=30)
+    async with world.sessions() as session, session.begin():
+        for i, ranges in enumerate(([[0, 1800]], [[1800, 3300]])):
+            await append_event(
+                session,
+                NewEvent(
+                    f"w{i}",
+                    mid,
+                    EventKind.REPLAY_COVERAGE,
+                    at(60 * 24 * (i + 2)),
+                    member_id=absent,
+                    source="replay",
+                    payload={"duration": 3600, "ranges": ranges},
+                ),
+            )
+            record = await record_replay_progress(session, mid, absent)
+        done = await session.scalar(select(MakeupAssignment))
+    assert record is not None and record.status is AttendanceStatus.MADE_UP
+    assert done is not None and done.status is MakeupStatus.DONE
+    assert done.done_at is not None and done.done_at.replace(tzinfo=None) == at(
+        60 * 24 * 3
+    ).replace(tzinfo=None)
+
+
+async def test_a_make_up_not_done_by_the_deadline_is_marked_overdue(world: World) -> None:
+    mid = await _scenario(world)
+    async with world.sessions() as session, session.begin():
+        await end_meeting(session, mid)
+        assert await mark_overdue_makeups(session, at(60) + dt.timedelta(days=29)) == 0
+        assert await mark_overdue_makeups(session, at(60) + dt.timedelta(days=30, minutes=1)) == 1
+        views = await open_makeups(session)
+    assert [v.status for v in views] == [MakeupStatus.OVERDUE]
+
+
+async def test_a_meeting_that_was_not_recorded_assigns_no_make_ups(world: World) -> None:
+    mid = await _scenario(world)
+    async with world.sessions() as session, session.begin():
+        await session.execute(update(Meeting).where(Meeting.id == mid).values(record=False))
+        await end_meeting(session, mid)
+        assert await open_makeups(session) == []
+
+
+async def test_a_meeting_not_yet_started_derives_nothing(world: World) -> None:
+    async with world.sessions() as session, session.begin():
+        await world.member(session, "early", "branch_a")
+        meeting = await world.meeting(session, ["branch_a"], status=MeetingStatus.SCHEDULED)
+        assert await rederive_meeting(session, meeting.id) == []
