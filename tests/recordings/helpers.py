@@ -79,3 +79,26 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def frame_at(path: Path, at: float) -> av.VideoFrame:
+    """The first decoded video frame at or after ``at`` seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time >= at:
+                return frame.reformat(format="rgb24")
+    raise AssertionError(f"no frame at {at} s in {path}")
+
+
+def pixel(frame: av.VideoFrame, x: int, y: int) -> tuple[int, int, int]:
+    plane = frame.planes[0]
+    offset = y * plane.line_size + x * 3
+    data = bytes(plane)
+    return data[offset], data[offset + 1], data[offset + 2]
+
+
+def close_to(
+    colour: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 40
+) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
