@@ -46,6 +46,7 @@ class ProcessingSettings:
     crf: int = 27
     threads: int = 0  # 0: let x264 decide
     audio_bitrate: str = "96k"
+    concurrency: int = 1  # post-processing jobs at the same time
 
     def binary(self) -> str:
         if self.ffmpeg_binary:
