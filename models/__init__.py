@@ -4,6 +4,7 @@ Importing this package registers every table on ``Base.metadata``.
 """
 
 import models.attendance  # noqa: F401  (registers the attendance tables)
+from models import recording, viewing  # noqa: F401  (registers the recording tables)
 from models.base import Base
 from models.enums import MeetingKind, MeetingStatus, MemberCategory, MembershipKind, OrgKind, Role
 from models.meeting import Meeting, meeting_audience, meeting_presenter, meeting_site

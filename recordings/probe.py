@@ -1,0 +1,74 @@
+"""Probing track files with PyAV (the shipped ffmpeg has no ffprobe). Blocking: run in a thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+
+class UnreadableMedia(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # "video" | "audio"
+    codec: str
+    first: float  # seconds: time of the first packet
+    end: float  # seconds: time of the end of the last packet
+    width: int = 0
+    height: int = 0
+    profile: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.first)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    duration: float  # from the container, or from the packets
+    streams: tuple[MediaInfo, ...]
+
+
+def probe(path: Path) -> FileInfo:
+    """Streams and times of a file, from its packets (works on files cut off by a crash)."""
+    try:
+        with av.open(str(path)) as container:
+            firsts: dict[int, float] = {}
+            ends: dict[int, float] = {}
+            for packet in container.demux():
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                index = packet.stream.index
+                at = float(packet.pts * packet.time_base)
+                length = float((packet.duration or 0) * packet.time_base)
+                firsts[index] = min(firsts.get(index, at), at)
+                ends[index] = max(ends.get(index, at), at + length)
+            streams = []
+            for stream in container.streams:
+                if stream.index not in firsts or stream.type not in ("audio", "video"):
+                    continue
+                ctx = stream.codec_context
+                streams.append(
+                    MediaInfo(
+                        kind=stream.type,
+                        codec=ctx.name,
+                        first=firsts[stream.index],
+                        end=ends[stream.index],
+                        width=getattr(ctx, "width", 0) or 0,
+                        height=getattr(ctx, "height", 0) or 0,
+                        profile=ctx.profile,
+                    )
+                )
+            if container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = max((s.end for s in streams), default=0.0)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise UnreadableMedia(f"{path.name} is unreadable: {exc}") from exc
+    if not streams:
+        raise UnreadableMedia(f"{path.name} holds no audio or video packets")
+    return FileInfo(duration=duration, streams=tuple(streams))
