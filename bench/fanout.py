@@ -235,11 +235,11 @@ class Room:
                 raise ChildError(f"{silent} subscribers received no video after {timeout:.0f} s")
             await asyncio.sleep(0.25)
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self, start: bool) -> dict[str, Any]:
         assert self.server is not None and self.publisher is not None
         machine = machine_sample()
         server, publisher, *hosts = await asyncio.gather(
-            self.server.request("stats"),
+            self.server.request("stats", rescan=start),
             self.publisher.request("stats"),
             *(h.request("stats") for h, _ in self.hosts),
         )
@@ -249,9 +249,9 @@ class Room:
         args = self.args
         flowing = await self.wait_flowing(args.flow_timeout)
         await asyncio.sleep(args.warmup)
-        a = await self.snapshot()
+        a = await self.snapshot(start=True)
         await asyncio.sleep(args.window)
-        b = await self.snapshot()
+        b = await self.snapshot(start=False)
         return self.figures(n, a, b, {**connect, "first_video_s": round(flowing, 2)})
 
     def figures(

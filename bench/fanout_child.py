@@ -16,14 +16,6 @@ import sys
 from typing import Any
 
 
-class _Drain(asyncio.DatagramProtocol):
-    def __init__(self, counter: list[int]) -> None:
-        self.counter = counter
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.counter[0] += 1
-
-
 async def _main(role: str, sfu_path: str | None) -> None:
     from bench.fanout_proc import Handler, serve
 
@@ -55,9 +47,10 @@ async def _main(role: str, sfu_path: str | None) -> None:
         handlers = {"listen": fwd.listen, "stats": fwd.stats}
         closer = fwd.close
     elif role == "drainer":
-        loop = asyncio.get_running_loop()
-        counter = [0]
-        transports: list[asyncio.DatagramTransport] = []
+        from bench.fanout_clients import SocketPoller
+
+        poller = SocketPoller()
+        counts = [0] * 256
 
         async def open_ports(count: int) -> dict[str, Any]:
             ports = []
@@ -65,15 +58,13 @@ async def _main(role: str, sfu_path: str | None) -> None:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
                 sock.bind(("127.0.0.1", 0))
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Drain(counter), sock=sock
-                )
-                transports.append(transport)
+                sock.setblocking(False)
+                poller.add(sock, counts, None)
                 ports.append(sock.getsockname()[1])
             return {"ports": ports}
 
         async def drained() -> dict[str, Any]:
-            return {"received": counter[0]}
+            return {"received": sum(counts)}
 
         handlers = {"open": open_ports, "stats": drained}
     elif role == "floor":

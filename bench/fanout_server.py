@@ -86,7 +86,7 @@ class RelayServer:
         finally:
             ch.close()
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self, rescan: bool = False) -> dict[str, Any]:
         packets_in = 0
         if self.publisher is not None:
             for receiver in self.publisher.getReceivers():
