@@ -1,0 +1,142 @@
+"""The ``forward`` mode's server: the hub's SFU (``media/``) behind a line-JSON transport.
+
+This process hosts a ``RoomRegistry`` with one lecture room and bridges each TCP connection to a
+``SignallingSession`` the way ``web/`` bridges a WebSocket: the first line is the benchmark's
+preamble naming the identity (the login does that in the hub), then every line is handed to
+``session.receive`` and everything ``session.next_outgoing`` returns is written back, one
+message per line. Only this module imports ``media``; ``--sfu-path`` chooses which ``media``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import json
+from typing import Any
+
+from bench.fanout_clients import patch_loopback
+
+PUBLISHER = "member:publisher"
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.events: dict[str, int] = {}
+
+    def on_room_event(self, event: Any) -> None:
+        kind = str(getattr(event, "kind", "?"))
+        self.events[kind] = self.events.get(kind, 0) + 1
+
+
+class ForwardServer:
+    def __init__(self) -> None:
+        patch_loopback()
+        from media.registry import RoomRegistry
+        from media.settings import MediaSettings, RoomSettings
+
+        self.listener = _Listener()
+        self.registry = RoomRegistry(MediaSettings(), self.listener)
+        self.room = self.registry.open_room(
+            RoomSettings(
+                room_id="fanout",
+                title="fan-out benchmark",
+                mode="lecture",
+                moderators=frozenset({PUBLISHER}),
+                publishers=frozenset({PUBLISHER}),
+            )
+        )
+        self.server: asyncio.Server | None = None
+        self.sessions: set[Any] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.errors: list[str] = []
+        self.counters: list[Any] = []
+
+    async def listen(self) -> dict[str, Any]:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=1 << 22)
+        return {"port": self.server.sockets[0].getsockname()[1]}
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from media.errors import CloseReason
+        from media.settings import Identity
+
+        preamble = json.loads(await reader.readline())
+        key = str(preamble["bench_identity"])
+        session = self.room.connect(
+            Identity(key=key, display_name=str(preamble.get("display_name", key)), kind="member")
+        )
+        self.sessions.add(session)
+
+        async def pump_out() -> None:
+            while True:
+                text = await session.next_outgoing()
+                if text is None:
+                    break
+                if "\n" in text:
+                    text = json.dumps(json.loads(text))
+                message = json.loads(text) if '"error"' in text[:40] else None
+                if message is not None and message.get("type") == "error":
+                    self.errors.append(f"{key}: {text[:300]}")
+                writer.write(text.encode() + b"\n")
+                await writer.drain()
+            writer.close()
+
+        pump = asyncio.ensure_future(pump_out())
+        self.tasks.add(pump)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                await session.receive(line.decode().rstrip("\n"))
+        except ConnectionError:
+            pass
+        finally:
+            await session.close(CloseReason.CLIENT_LEFT)
+            self.sessions.discard(session)
+            pump.cancel()
+            self.tasks.discard(pump)
+
+    def _find_counters(self) -> list[Any]:
+        """The publications' counters (media.stats.Counters), for a windowed latency histogram.
+
+        ``forwarding_stats()`` gives percentiles since the start; the benchmark wants them per
+        measuring window, so it reads the histograms' bucket counts at both ends of the window.
+        The counters are found once per window (before the CPU reading) and kept.
+        """
+        from media.stats import Counters
+
+        return [o for o in gc.get_objects() if type(o) is Counters]
+
+    async def stats(self, rescan: bool = False) -> dict[str, Any]:
+        if rescan or not self.counters:
+            self.counters = self._find_counters()
+        counts: list[int] | None = None
+        for c in self.counters:
+            h = c.histogram.counts
+            counts = list(h) if counts is None else [a + b for a, b in zip(counts, h, strict=True)]
+        fs = dataclasses.asdict(self.registry.forwarding_stats())
+        out: dict[str, Any] = {
+            "packets_in": fs.get("packets_in", 0),
+            "packets_out": fs.get("packets_out", 0),
+            "server_details": {
+                k: v for k, v in fs.items() if not k.startswith("latency") and k != "bytes_in"
+            },
+            "events": dict(self.listener.events),
+            "errors": self.errors[-5:],
+        }
+        if counts is not None:
+            # bucket i holds latencies up to 2 ** ((i + 1) / 8) microseconds (media/stats.py)
+            out["latency_histogram"] = [
+                [2.0 ** ((i + 1) / 8) / 1000.0, n] for i, n in enumerate(counts)
+            ]
+        return out
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.registry.close(), 10)
+        for task in self.tasks:
+            task.cancel()
