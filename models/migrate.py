@@ -17,12 +17,15 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_engine
 
@@ -44,19 +47,38 @@ def alembic_config(url: str | None = None, *, script_location: Path | None = Non
     return cfg
 
 
-async def _with_connection(url: str, work: Callable[[Connection], object]) -> None:
-    """Run ``work`` on one connection and commit; Alembic's env.py picks the connection up."""
+def _migration_engine(url: str) -> AsyncEngine:
+    """An engine whose connections run each migration as one transaction, on SQLite too."""
     engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        # The sqlite3 driver commits DDL as it goes; take over transaction control so a
+        # failing revision leaves nothing behind. Foreign keys go off for the connection
+        # (outside any transaction, or it has no effect): batch migrations copy tables, and
+        # dropping the old copy would cascade.
+        event.listen(engine.sync_engine, "connect", _sqlite_migration_connection)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_migration_connection(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+async def _with_connection(url: str, work: Callable[[Connection], object]) -> None:
+    """Run ``work`` in one transaction; Alembic's env.py picks the connection up."""
+    engine = _migration_engine(url)
     try:
         async with engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                # Batch migrations copy tables; with foreign keys on, dropping the old copy
-                # would cascade. Must run before the transaction starts to take effect.
-                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            await conn.run_sync(work)
-            await conn.commit()
-            if sqlite:
+            async with conn.begin():
+                await conn.run_sync(work)
+            if conn.dialect.name == "sqlite":
                 broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
                 if broken:
                     raise MigrationError(f"foreign keys broken after migrating: {broken[:5]}")

@@ -137,6 +137,9 @@ def test_create_user_gives_an_existing_member_a_login_only_once(
     assert "already has a login" in capsys.readouterr().err
     assert main([*base, "--username", "third", "--member-id", "9999"]) == 1
     assert "no member with id 9999" in capsys.readouterr().err
+    argv = [*base, "--username", "fourth", "--member-id", str(existing), "--org", "1"]
+    assert main(argv) == 1
+    assert "--org with --member-id" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -218,6 +218,8 @@ def _new_user(args: argparse.Namespace) -> NewUser:
         raise CommandError("a secretary needs --org ORG_ID: the organisation they manage")
     if args.member_id is not None and args.name is not None:
         raise CommandError("give either --member-id (existing member) or --name (new member)")
+    if args.member_id is not None and args.org is not None and role is not Role.SECRETARY:
+        raise CommandError("--org with --member-id only names the organisation a secretary runs")
     return NewUser(args.username, password, role, args.org, args.name, args.member_id)
 
 
@@ -250,11 +252,12 @@ async def _create_user(sessions: SessionFactory, user: NewUser, password_hash: s
         )
         session.add(account)
         await session.flush()
-        where = f" in {org.name} (#{org.id})" if org is not None else ""
-        return (
-            f"created {user.role.value} login {user.username!r} for member "
-            f"#{member.id} {member.name}{where}"
-        )
+        done = f"created {user.role.value} login {user.username!r} for member #{member.id}"
+        done += f" {member.name}"
+        if org is not None:
+            verb = "managing" if user.role is Role.SECRETARY else "in"
+            done += f", {verb} {org.name} (#{org.id})"
+        return done
 
 
 async def _existing_member(session: AsyncSession, member_id: int) -> Member:

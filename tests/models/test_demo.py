@@ -58,9 +58,10 @@ async def _load(url: str, now: dt.datetime) -> tuple[DemoSummary, float]:
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        started = time.perf_counter()
+        # CPU time of this process, so that other work on a shared machine does not count.
+        started = time.process_time()
         summary = await load_demo(make_session_factory(engine), now=now)
-        return summary, time.perf_counter() - started
+        return summary, time.process_time() - started
     finally:
         await engine.dispose()
 
@@ -103,7 +104,7 @@ async def _all(session: AsyncSession, entity: type[T]) -> list[T]:
 
 
 def test_loading_the_demo_takes_a_few_seconds_at_most(demo: LoadedDemo) -> None:
-    assert demo.seconds < 10, f"loading the demo took {demo.seconds:.1f} s"
+    assert demo.seconds < 5, f"loading the demo took {demo.seconds:.1f} s of CPU"
 
 
 async def test_the_brigade_has_a_committee_four_general_branches_and_twelve_company_branches(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 import models
-from models.db import make_engine
+from models import Member, MemberCategory, MembershipKind, Org, OrgKind, OrgMembership
+from models.db import make_engine, make_session_factory
 from models.migrate import (
     SCRIPT_LOCATION,
     current_revision_async,
@@ -61,6 +64,98 @@ async def test_downgrading_to_base_removes_every_table_and_upgrading_again_works
     assert await current_revision_async(db_url) is None
     await upgrade_async(db_url)
     assert await current_revision_async(db_url) == heads()[0]
+
+
+FAILING_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0999_fails"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    with op.batch_alter_table("member") as batch_op:
+        batch_op.add_column(sa.Column("half_done_note", sa.String(20)))
+    op.execute("INSERT INTO half_done (id) VALUES (1)")
+    op.execute("INSERT INTO half_done (id) VALUES (1)")  # duplicate key: the revision fails
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+async def test_a_revision_that_fails_leaves_the_database_as_it_was(
+    db_url: str, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0999_fails.py").write_text(
+        FAILING_REVISION.format(head=heads()[0]), encoding="utf-8"
+    )
+    await upgrade_async(db_url)
+    with pytest.raises(IntegrityError):
+        await upgrade_async(db_url, script_location=scripts)
+    assert await current_revision_async(db_url) == heads()[0]
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert "half_done" not in await conn.run_sync(_table_names)
+            assert await conn.run_sync(_schema_differences) == []
+    finally:
+        await engine.dispose()
+
+
+REBUILDING_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0999_rebuild"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("member", recreate="always") as batch_op:
+        batch_op.add_column(sa.Column("nickname", sa.String(20)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("member", recreate="always") as batch_op:
+        batch_op.drop_column("nickname")
+"""
+
+
+async def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_refer_to_it(
+    tmp_path: Path,
+) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0999_rebuild.py").write_text(
+        REBUILDING_REVISION.format(head=heads()[0]), encoding="utf-8"
+    )
+    url = f"sqlite+aiosqlite:///{tmp_path}/rebuild.sqlite3"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            org = Org(name="一连党支部", kind=OrgKind.BRANCH, path="/1/")
+            member = Member(name="王强", category=MemberCategory.FULL)
+            member.memberships.append(
+                OrgMembership(org=org, kind=MembershipKind.HOME, valid_from=dt.datetime(2020, 1, 1))
+            )
+            session.add(member)
+        await upgrade_async(url, script_location=scripts)  # drops and recreates "member"
+        async with engine.connect() as conn:
+            rows = await conn.exec_driver_sql("SELECT count(*) FROM org_membership")
+            assert rows.scalar() == 1
+    finally:
+        await engine.dispose()
 
 
 def test_the_revisions_form_one_line_with_a_single_head() -> None:
