@@ -137,3 +137,13 @@ async def test_uploads_over_the_size_limit_are_refused(
     )
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "too_large"
+
+
+async def test_a_site_terminal_sees_its_site_and_org_and_no_members(
+    client: Client, world: World
+) -> None:
+    await api_login(client, "site_a")
+    assert await ids(client, "/api/v1/orgs", "orgs") == {world.orgs["A"]}
+    assert await ids(client, "/api/v1/sites", "sites") == {world.sites["SA"]}
+    assert await ids(client, "/api/v1/members", "members") == set()
+    assert (await client.get(f"/api/v1/sites/{world.sites['SB']}")).status == 404
