@@ -28,7 +28,7 @@ class Subscriber:
         tx.allow_repeat_tx = True  # as aiortc configures it: retransmissions reuse indexes
         rx = Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND)
         self.tx, self.rx = Session(tx), Session(rx)
-        path = SendPath(self.tx._srtp[0], out.sendto, self.sock.getsockname())
+        path = SendPath(self.tx, out.sendto, self.sock.getsockname())
         self.target = Target(path, OutputState(90000), ssrc, pt)
 
     def receive(self) -> bytes:
