@@ -112,9 +112,10 @@ class Client:
         audio: bool = True,
         codec: str | None = None,
         audio_codec: str | None = None,
+        screen: bool = False,
     ) -> dict[str, Any]:
         count = self.count("publish_answer")
-        await self.offer_publish(video, audio, codec, audio_codec)
+        await self.offer_publish(video, audio, codec, audio_codec, screen)
         answer = await self.wait_message("publish_answer", after=count)
         assert self.up is not None
         await self.up.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
@@ -126,6 +127,7 @@ class Client:
         audio: bool = True,
         codec: str | None = None,
         audio_codec: str | None = None,
+        screen: bool = False,
     ) -> None:
         self.up = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         sources: dict[str, str] = {}
@@ -142,6 +144,8 @@ class Client:
                 caps = RTCRtpSender.getCapabilities("video").codecs
                 transceiver.setCodecPreferences([c for c in caps if c.mimeType == codec])
             pending.append((transceiver, "camera"))
+        if screen:
+            pending.append((self.up.addTransceiver(MovingVideo(), direction="sendonly"), "screen"))
         await self.up.setLocalDescription(await self.up.createOffer())
         for transceiver, source in pending:
             sources[str(transceiver.mid)] = source
@@ -174,6 +178,7 @@ class Client:
             while True:
                 await track.recv()
                 self.frames[track.kind] += 1
+                self.frames[track.id] += 1
                 self.first_frame_at.setdefault(track.kind, time.monotonic())
 
     # -- waiting -----------------------------------------------------------------------------

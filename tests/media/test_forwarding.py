@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from media.registry import RoomRegistry
+from media.rtp import is_keyframe_start, parse_header
 from media.settings import Identity, RoomSettings
+from media.sinks import PublicationInfo
 from tests.media.client import Client, wait_until
 from tests.media.conftest import CodecLedger
 
@@ -209,3 +211,103 @@ async def _settle(seconds: float = 0.3) -> None:
 
 async def _until(predicate: Callable[[], bool]) -> None:
     await wait_until(predicate, 5.0, "condition")
+
+
+class RecordingSink:
+    """A hidden subscriber like the recorder: it only counts what it is given."""
+
+    def __init__(self) -> None:
+        self.added: list[PublicationInfo] = []
+        self.removed: list[str] = []
+        self.packets: dict[str, list[bytes]] = {}
+
+    def publication_added(self, info: PublicationInfo) -> None:
+        self.added.append(info)
+
+    def rtp_packet(self, publication_id: str, data: bytes, arrival_time: float) -> None:
+        self.packets.setdefault(publication_id, []).append(data)
+
+    def publication_removed(self, publication_id: str) -> None:
+        self.removed.append(publication_id)
+
+
+@pytest.mark.timeout(60)
+async def test_a_sink_gets_the_publishers_original_rtp_and_is_told_when_it_ends(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    sink = RecordingSink()
+    room.add_sink(sink)
+    host = Client(room.connect(HOST))
+    try:
+        await host.hello()
+        await host.publish()
+        await _until(lambda: sum(len(p) for p in sink.packets.values()) > 60)
+        by_kind = {info.kind: info for info in sink.added}
+        assert by_kind["video"].mime_type == "video/VP8"
+        assert by_kind["audio"].mime_type == "audio/opus"
+        assert (by_kind["audio"].clock_rate, by_kind["audio"].channels) == (48000, 2)
+        video = sink.packets[by_kind["video"].publication_id]
+        assert {parse_header(p).payload_type for p in video} == {by_kind["video"].payload_type}
+        assert is_keyframe_start("video/VP8", video[0])  # a keyframe was asked for the sink
+        await host.send(type="leave")
+        await _until(lambda: len(sink.removed) == 2)
+    finally:
+        await host.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_screen_share_is_a_second_video_that_can_be_stopped_alone(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        answer = await host.publish(audio=False, screen=True)
+        await _until(
+            lambda: len([t for t in viewer.down.getTransceivers() if t.receiver.track]) == 2
+        )
+        for transceiver in viewer.down.getTransceivers():
+            track_id = transceiver.receiver.track.id
+            await _until(lambda track_id=track_id: viewer.frames[track_id] >= 5)
+        screen = next(p for p in answer["publications"] if p["source"] == "screen")
+        await host.send(type="unpublish", publication_id=screen["publication_id"])
+        removed = await viewer.wait_message("publication_removed")
+        assert removed == {
+            "type": "publication_removed",
+            "publication_id": screen["publication_id"],
+            "reason": "unpublished",
+        }
+        offer = await viewer.wait_message("subscribe_offer", after=1)
+        assert [t["source"] for t in offer["tracks"]] == ["camera"]
+        assert [i.source for i in room.publication_infos()] == ["camera"]
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_trickled_candidates_and_their_end_are_accepted(registry: RoomRegistry) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    try:
+        await host.hello()
+        await host.publish(video=False)
+        await host.send(
+            type="ice_candidate",
+            pc="up",
+            candidate="candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+            sdp_mid="0",
+            sdp_mline_index=0,
+        )
+        await host.send(type="ice_candidate", pc="up", candidate="")
+        await host.send(type="ice_candidate", pc="down", candidate="")
+        await host.send(type="ping")
+        await host.wait_message("pong")
+        errors = host.of_type("error")
+        assert [e["code"] for e in errors] == ["negotiation-failed"]  # no down connection yet
+    finally:
+        await host.close()
