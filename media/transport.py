@@ -157,10 +157,11 @@ RtcpHook = Callable[[list[AnyRtcpPacket]], None]
 def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
     """Call `hook` with each incoming RTCP compound packet, then let aiortc route it.
 
-    aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK finds an
-    empty history) and keeps its statistics (round-trip time from receiver reports).
+    This replaces `RTCDtlsTransport._handle_rtcp_data` with the same routing, parsing each
+    packet once. aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK
+    finds an empty history) and keeps its statistics (round-trip time from receiver reports).
     """
-    original = dtls._handle_rtcp_data
+    router = dtls._rtp_router
 
     async def handle_rtcp_data(data: bytes) -> None:
         try:
@@ -168,7 +169,9 @@ def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
         except ValueError:
             return
         hook(packets)
-        await original(data)
+        for packet in packets:
+            for recipient in router.route_rtcp(packet):
+                await recipient._handle_rtcp_packet(packet)
 
     dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
 
