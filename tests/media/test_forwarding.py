@@ -56,6 +56,8 @@ async def test_a_publisher_and_three_subscribers_exchange_video_and_audio_withou
         assert codec_ledger.server_decoders() == 0
         assert len(codec_ledger.decoder_queues) >= 6  # the clients did decode: counting works
         assert len(codec_ledger.server_pcs) == 4
+        for pc in codec_ledger.server_pcs:  # bundled: one transport per connection
+            assert len({id(t.sender.transport) for t in pc.getTransceivers()}) == 1
     finally:
         for client in [host, *viewers]:
             await client.close()
