@@ -21,7 +21,7 @@ def upsert(session: AsyncSession, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-def year_month(session: AsyncSession, day: ColumnElement[Any]) -> ColumnElement[str]:
+def year_month(session: AsyncSession, day: Any) -> ColumnElement[str]:
     """'YYYY-MM' of a DATE column."""
     if dialect_name(session) == "postgresql":
         return func.to_char(day, "YYYY-MM")
