@@ -349,28 +349,38 @@ def _corrected_presence(facts: Iterable[Fact]) -> list[Interval]:
 # ---------------------------------------------------------------- replay coverage
 
 
-def coverage_ranges(payload: Mapping[str, Any]) -> tuple[float, list[tuple[float, float]]]:
-    """(recording duration, watched ranges) of a ``replay_coverage`` payload.
+def coverage_ranges(payload: Mapping[str, Any]) -> tuple[float, list[tuple[float, float]], float]:
+    """(recording duration, watched ranges, credited seconds) of a ``replay_coverage`` payload.
 
-    Payload: ``{"duration": seconds, "ranges": [[from, to], ...]}`` in recording seconds.
+    Payload: ``{"duration": seconds, "ranges": [[from, to], ...]}`` in recording seconds, and/or
+    ``{"duration": seconds, "credited": seconds}``: the cumulative credit the viewing side has
+    already capped at real time (``ViewingProgress``). Either may be absent.
     """
     duration = float(payload.get("duration", 0) or 0)
     ranges = [(float(a), float(b)) for a, b in payload.get("ranges", [])]
-    return duration, ranges
+    credited = float(payload.get("credited", 0) or 0)
+    return duration, ranges, credited
 
 
 def replay_progress(facts: Iterable[Fact], makeup_ratio: float) -> tuple[float, dt.datetime | None]:
-    """Coverage of the recording (union of watched ranges / duration, at most 1) and the moment
-    it first reached ``makeup_ratio`` (None if it never did)."""
+    """Coverage of the recording and the moment it first reached ``makeup_ratio`` (or None).
+
+    Coverage is the larger of the union of watched ranges and the largest credited figure,
+    over the duration, at most 1: watching a part twice never counts twice.
+    """
     duration = 0.0
     watched: list[tuple[float, float]] = []
+    credited = 0.0
     reached: dt.datetime | None = None
     coverage = 0.0
     for fact in canonical(f for f in facts if f.kind is EventKind.REPLAY_COVERAGE):
-        d, ranges = coverage_ranges(fact.payload)
+        d, ranges, c = coverage_ranges(fact.payload)
         duration = max(duration, d)
         watched = _merge_ranges(watched + ranges)
-        coverage = _coverage(watched, duration)
+        credited = max(credited, c)
+        coverage = max(
+            _coverage(watched, duration), min(1.0, credited / duration) if duration else 0.0
+        )
         if reached is None and duration > 0 and coverage >= makeup_ratio:
             reached = utc(fact.occurred_at)
     return coverage, reached
