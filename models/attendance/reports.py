@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,9 +28,16 @@ from models.attendance.enums import (
     CreditKind,
     MakeupStatus,
 )
-from models.attendance.reminders import months_before
+from models.attendance.reminders import recent_window_start
 from models.attendance.rules import AttendanceRules, utc
-from models.attendance.tables import AttendanceRecord, ExpectedAttendee, MakeupAssignment
+from models.attendance.tables import (
+    AttendanceRecord,
+    AttendanceTally,
+    ExpectedAttendee,
+    MakeupAssignment,
+    MemberMonthTally,
+)
+from models.attendance.tally import COUNT_FIELDS, Counts, record_counts, tally_sums
 from models.enums import MeetingKind
 from models.meeting import Meeting
 from models.member import Member
@@ -38,60 +45,19 @@ from models.org import Org
 from models.site import Site
 
 R = AttendanceRecord
-_ATTENDED = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
+T = AttendanceTally
+M = MemberMonthTally
 
 
-@dataclass(frozen=True)
-class Counts:
-    expected: int = 0  # counted members (observers and exempt left out)
-    present: int = 0  # present + late + left early
-    late: int = 0
-    left_early: int = 0
-    excused: int = 0  # still excused (not made up)
-    absent: int = 0  # still absent (not made up)
-    made_up: int = 0
-    unexcused: int = 0  # absences before make-up
-    observers: int = 0
-    exempt: int = 0
-
-    @property
-    def attendance_rate(self) -> float | None:
-        return self.present / self.expected if self.expected else None
-
-    @property
-    def completion_rate(self) -> float | None:
-        return (self.present + self.made_up) / self.expected if self.expected else None
-
-
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _count_columns(extra: ColumnElement[bool] | None = None) -> list[ColumnElement[int]]:
-    """The :class:`Counts` fields as SQL aggregates over ``attendance_record``."""
-    counted = R.role == AttendeeRole.EXPECTED
-    if extra is not None:
-        counted = and_(counted, extra)
-    role = (lambda r: and_(R.role == r, extra)) if extra is not None else (lambda r: R.role == r)
-    return [
-        _count(counted),
-        _count(and_(counted, R.status.in_(_ATTENDED))),
-        _count(and_(counted, R.late)),
-        _count(and_(counted, R.left_early)),
-        _count(and_(counted, R.status == AttendanceStatus.EXCUSED)),
-        _count(and_(counted, R.status == AttendanceStatus.ABSENT)),
-        _count(and_(counted, R.status == AttendanceStatus.MADE_UP)),
-        _count(and_(counted, R.live_status == AttendanceStatus.ABSENT)),
-        _count(role(AttendeeRole.OBSERVER)),
-        _count(role(AttendeeRole.EXEMPT)),
-    ]
-
-
-_N = 10  # number of count columns
+_N = len(COUNT_FIELDS)
 
 
 def _counts(values: Any) -> Counts:
-    return Counts(*(int(v or 0) for v in values))
+    return Counts.of(values)
+
+
+def _count_columns() -> list[ColumnElement[int]]:
+    return record_counts()
 
 
 def _hours(value: Any) -> Decimal:
@@ -386,7 +352,7 @@ class UnitMemberRow:
     counts: Counts
     hours: Decimal  # credited in the period (live and replay)
     absences_this_year: int  # unexcused, in the calendar year of the period's end
-    missed_recently: int  # counted meetings in the last months of the period
+    missed_recently: int  # recent counted meetings neither attended nor made up
     took_part_recently: int  # of which attended or made up
     flagged_absences: bool  # at least 3 unexcused absences this year
     flagged_inactive: bool  # expected, but took part in nothing lately
@@ -412,24 +378,24 @@ async def unit_report(
     date_to: dt.date,
     rules: AttendanceRules | None = None,
 ) -> UnitReport:
-    """An org's subtree over [date_from, date_to): records of the members expected through an
-    org in the subtree, at meetings held in the period (by local date)."""
+    """An org's subtree over [date_from, date_to): the members expected through an org in the
+    subtree, at meetings held in the period (by local date). Summed from the tallies."""
     rules = rules or AttendanceRules()
     org = (await session.execute(select(Org.name, Org.path).where(Org.id == org_id))).first()
     if org is None:
         raise LookupError(f"no org {org_id}")
     subtree = select(Org.id).where(Org.path.startswith(org.path)).scalar_subquery()
-    in_scope = and_(R.org_id.in_(subtree), R.meeting_on >= date_from, R.meeting_on < date_to)
+    in_scope = and_(T.org_id.in_(subtree), T.meeting_on >= date_from, T.meeting_on < date_to)
 
-    totals = _counts((await session.execute(select(*_count_columns()).where(in_scope))).one())
+    totals = _counts((await session.execute(select(*tally_sums(T)).where(in_scope))).one()[:_N])
 
     per_meeting = (
         select(
-            R.meeting_id.label("meeting_id"),
-            *(c.label(f"c{i}") for i, c in enumerate(_count_columns())),
+            T.meeting_id.label("meeting_id"),
+            *(c.label(f"c{i}") for i, c in enumerate(tally_sums(T))),
         )
         .where(in_scope)
-        .group_by(R.meeting_id)
+        .group_by(T.meeting_id)
         .subquery()
     )
     meeting_rows = await session.execute(
@@ -444,11 +410,11 @@ async def unit_report(
 
     members = await _unit_members(session, subtree, date_from, date_to, rules)
 
-    month = year_month(session, R.meeting_on)
+    month = year_month(session, T.meeting_on)
     month_rows = await session.execute(
-        select(month, *_count_columns()).where(in_scope).group_by(month).order_by(month)
+        select(month, *tally_sums(T)).where(in_scope).group_by(month).order_by(month)
     )
-    months = [(r[0], _counts(r[1:])) for r in month_rows.all()]
+    months = [(r[0], _counts(r[1 : 1 + _N])) for r in month_rows.all()]
     flagged = [m for m in members if m.flagged_absences or m.flagged_inactive]
     return UnitReport(
         org_id, org.name, date_from, date_to, totals, meetings, members, flagged, months
@@ -459,6 +425,15 @@ def _cols(sub: Any) -> list[Any]:
     return [sub.c[f"c{i}"] for i in range(_N)]
 
 
+def _month_sum(field: str, since: dt.date, earliest: dt.date) -> ColumnElement[Any]:
+    """Sum of a tally field over the months from ``since``; a plain SUM when every scanned
+    month qualifies (the common whole-year report), which SQLite computes much faster."""
+    column = getattr(M, field)
+    if since <= earliest:
+        return func.coalesce(func.sum(column), 0)
+    return func.coalesce(func.sum(case((M.month >= since, column), else_=0)), 0)
+
+
 async def _unit_members(
     session: AsyncSession,
     subtree: Any,
@@ -466,32 +441,29 @@ async def _unit_members(
     date_to: dt.date,
     rules: AttendanceRules,
 ) -> list[UnitMemberRow]:
-    """Per member counts over the period, plus the flag windows ending with the period:
-    unexcused absences in the calendar year, participation in the last months."""
+    """Per member counts over the period (whole months: the tallies count by month), plus the
+    flag windows ending with the period: unexcused absences in its calendar year, and
+    participation in its last ``inactive_months_flag`` calendar months."""
     last_day = date_to - dt.timedelta(days=1)
     year_start = dt.date(last_day.year, 1, 1)
-    recent = months_before(last_day, rules.inactive_months_flag) + dt.timedelta(days=1)
-    earliest = min(date_from, year_start, recent)
-    in_period = and_(R.meeting_on >= date_from, R.meeting_on < date_to)
-    counted = R.role == AttendeeRole.EXPECTED
-    in_recent = and_(counted, R.meeting_on >= recent, R.meeting_on < date_to)
+    recent = recent_window_start(last_day, rules.inactive_months_flag)
+    period_start = date_from.replace(day=1)
+    earliest = min(period_start, year_start, recent)
     per_member = (
         select(
-            R.member_id.label("member_id"),
-            *(c.label(f"c{i}") for i, c in enumerate(_count_columns(in_period))),
-            func.coalesce(func.sum(case((in_period, R.credited_hours), else_=literal(0))), 0).label(
-                "hours"
+            M.member_id.label("member_id"),
+            *(
+                _month_sum(f, period_start, earliest).label(f"c{i}")
+                for i, f in enumerate(COUNT_FIELDS)
             ),
-            _count(
-                and_(counted, R.meeting_on >= year_start, R.live_status == AttendanceStatus.ABSENT)
-            ).label("absences"),
-            _count(in_recent).label("recent"),
-            _count(and_(in_recent, R.status.in_((*_ATTENDED, AttendanceStatus.MADE_UP)))).label(
-                "took_part"
-            ),
+            _month_sum("hours", period_start, earliest).label("hours"),
+            _month_sum("unexcused", year_start, earliest).label("absences"),
+            _month_sum("expected", recent, earliest).label("recent"),
+            _month_sum("present", recent, earliest).label("recent_present"),
+            _month_sum("made_up", recent, earliest).label("recent_made_up"),
         )
-        .where(R.org_id.in_(subtree), R.meeting_on >= earliest, R.meeting_on < date_to)
-        .group_by(R.member_id)
+        .where(M.org_id.in_(subtree), M.month >= earliest, M.month < date_to)
+        .group_by(M.member_id)
         .subquery()
     )
     rows = await session.execute(
@@ -502,7 +474,7 @@ async def _unit_members(
             per_member.c.hours,
             per_member.c.absences,
             per_member.c.recent,
-            per_member.c.took_part,
+            per_member.c.recent_present + per_member.c.recent_made_up,
         )
         .join(per_member, per_member.c.member_id == Member.id)
         .order_by(Member.name, Member.id)
@@ -512,17 +484,18 @@ async def _unit_members(
         counts = _counts(r[2 : 2 + _N])
         if counts.expected + counts.observers + counts.exempt == 0:
             continue  # only seen in the flag windows, not in the period
+        absences, recent_n, took_part = int(r[3 + _N]), int(r[4 + _N]), int(r[5 + _N])
         out.append(
             UnitMemberRow(
                 member_id=r[0],
                 name=r[1],
                 counts=counts,
                 hours=_hours(r[2 + _N]),
-                absences_this_year=int(r[3 + _N]),
-                missed_recently=int(r[4 + _N]),
-                took_part_recently=int(r[5 + _N]),
-                flagged_absences=int(r[3 + _N]) >= rules.unexcused_absences_flag,
-                flagged_inactive=int(r[4 + _N]) > 0 and int(r[5 + _N]) == 0,
+                absences_this_year=absences,
+                missed_recently=recent_n - took_part,
+                took_part_recently=took_part,
+                flagged_absences=absences >= rules.unexcused_absences_flag,
+                flagged_inactive=recent_n > 0 and took_part == 0,
             )
         )
     return out
