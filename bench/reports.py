@@ -330,8 +330,12 @@ async def load(engine: AsyncEngine, data: Data) -> None:
                     if c.name not in given and c.default is not None and c.default.is_scalar
                 }
                 columns = given + list(defaults)
+                convert = [_pg(table, c) for c in columns]
                 records = [
-                    tuple(_pg(table, c, row[c] if c in row else defaults[c]) for c in columns)
+                    tuple(
+                        f(row[c] if c in row else defaults[c])
+                        for f, c in zip(convert, columns, strict=True)
+                    )
                     for row in data.rows[name]
                 ]
                 await driver.copy_records_to_table(name, records=records, columns=columns)
@@ -380,14 +384,15 @@ async def load(engine: AsyncEngine, data: Data) -> None:
             await conn.commit()
 
 
-def _pg(table: Table, column: str, value: Any) -> Any:
-    """A value as PostgreSQL's COPY wants it (enums as stored, JSON as text)."""
+def _pg(table: Table, column: str) -> Callable[[Any], Any]:
+    """How a value goes to PostgreSQL's COPY (enums as stored, JSON as text)."""
     kind = table.c[column].type
-    if isinstance(kind, Enum) and value is not None:
-        return value.value if value.value in kind.enums else value.name
+    if isinstance(kind, Enum):
+        stored = set(kind.enums)
+        return lambda v: v if v is None else (v.value if v.value in stored else v.name)
     if column == "payload":
-        return json.dumps(value)
-    return value
+        return json.dumps
+    return lambda v: v
 
 
 # ---------------------------------------------------------------- timing
