@@ -16,9 +16,11 @@ from models.attendance.rules import AttendanceRules
 from models.attendance.tables import (
     AttendanceEvent,
     AttendanceRecord,
+    AttendanceTally,
     ExpectedAttendee,
     LeaveRequest,
     MakeupAssignment,
+    MemberMonthTally,
 )
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "AttendanceRecord",
     "AttendanceRules",
     "AttendanceStatus",
+    "AttendanceTally",
     "AttendeeRole",
     "CreditKind",
     "EventKind",
@@ -34,5 +37,6 @@ __all__ = [
     "LeaveStatus",
     "MakeupAssignment",
     "MakeupStatus",
+    "MemberMonthTally",
     "RefusalReason",
 ]

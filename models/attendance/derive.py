@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.attendance._sql import upsert
@@ -24,6 +24,7 @@ from models.attendance.rules import (
     utc,
 )
 from models.attendance.tables import AttendanceEvent, AttendanceRecord, ExpectedAttendee
+from models.attendance.tally import refresh_tallies
 from models.meeting import Meeting
 
 _UPDATED = (
@@ -112,11 +113,10 @@ async def rederive_meeting(
     meeting = await meeting_facts(session, meeting_id, now)
     if meeting is None:
         return []
-    expected = [
-        ExpectedFacts(e.member_id, e.role, e.org_id)
-        for e in await snapshot_expected(session, meeting_id, rules)
-        if member_ids is None or e.member_id in member_ids
-    ]
+    expected = await _expected(session, meeting_id, member_ids)
+    if not expected and not await _snapshot_taken(session, meeting_id):
+        await snapshot_expected(session, meeting_id, rules)
+        expected = await _expected(session, meeting_id, member_ids)
     facts = await load_facts(session, meeting_id, member_ids)
     derived = derive_meeting(meeting, expected, facts, rules)
     orgs = {e.member_id: e.org_id for e in expected}
@@ -140,11 +140,28 @@ async def rederive_meeting(
                 ),
             )
         )
+    await refresh_tallies(session, meeting_id, member_ids)
     query = select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting_id)
     if member_ids is not None:
         query = query.where(AttendanceRecord.member_id.in_(member_ids))
     query = query.order_by(AttendanceRecord.member_id).execution_options(populate_existing=True)
     return list(await session.scalars(query))
+
+
+async def _expected(
+    session: AsyncSession, meeting_id: int, member_ids: Collection[int] | None
+) -> list[ExpectedFacts]:
+    query = select(
+        ExpectedAttendee.member_id, ExpectedAttendee.role, ExpectedAttendee.org_id
+    ).where(ExpectedAttendee.meeting_id == meeting_id)
+    if member_ids is not None:
+        query = query.where(ExpectedAttendee.member_id.in_(member_ids))
+    return [ExpectedFacts(m, r, o) for m, r, o in (await session.execute(query)).all()]
+
+
+async def _snapshot_taken(session: AsyncSession, meeting_id: int) -> bool:
+    query = select(exists().where(ExpectedAttendee.meeting_id == meeting_id))
+    return bool(await session.scalar(query))
 
 
 def _row(

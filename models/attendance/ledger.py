@@ -185,7 +185,8 @@ def _check_payload(event: NewEvent) -> None:
         if event.kind is EventKind.REPLAY_COVERAGE:
             duration = float(event.payload["duration"])
             ranges = [(float(a), float(b)) for a, b in event.payload.get("ranges", [])]
-            if duration <= 0 or any(b < a for a, b in ranges):
+            credited = float(event.payload.get("credited", 0))
+            if duration <= 0 or credited < 0 or any(b < a for a, b in ranges):
                 raise ValueError("bad coverage")
         if event.kind is EventKind.CORRECTION:
             if "set_status" in event.payload:

@@ -153,16 +153,21 @@ def months_before(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
+def recent_window_start(today: dt.date, months: int) -> dt.date:
+    """First day of the window of the last ``months`` calendar months, today's month included."""
+    return months_before(today.replace(day=1), months - 1)
+
+
 def attendance_flags(
     history: Iterable[HistoryRow], today: dt.date, rules: AttendanceRules
 ) -> list[Flag]:
     """Members to flag to their branch secretary (a flag only; the branch decides).
 
     Unexcused absences count absences (before any make-up) in today's calendar year up to today.
-    No participation: expected at least once in the last ``inactive_months_flag`` months and
-    neither attended nor made up any of those meetings.
+    No participation: expected at least once in the last ``inactive_months_flag`` calendar months
+    (this month included) and neither attended nor made up any of those meetings.
     """
-    since = months_before(today, rules.inactive_months_flag)
+    since = recent_window_start(today, rules.inactive_months_flag)
     absences: dict[int, int] = defaultdict(int)
     window: dict[int, int] = defaultdict(int)
     took_part: set[int] = set()
@@ -171,7 +176,7 @@ def attendance_flags(
             continue
         if row.meeting_on.year == today.year and row.live_status is AttendanceStatus.ABSENT:
             absences[row.member_id] += 1
-        if row.meeting_on > since:
+        if row.meeting_on >= since:
             window[row.member_id] += 1
             if row.status.attended or row.status is AttendanceStatus.MADE_UP:
                 took_part.add(row.member_id)

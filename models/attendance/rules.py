@@ -8,6 +8,7 @@ first de-duplicated and put in one total order, so neither repeats nor arrival o
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +49,7 @@ class AttendanceRules:
         return ZoneInfo(self.timezone)
 
     def local_date(self, moment: dt.datetime) -> dt.date:
-        return utc(moment).astimezone(self.tz).date()
+        return _local_date(utc(moment), self.timezone)
 
     def yearly_target(self, is_leader: bool) -> Decimal:
         return self.yearly_hours_leaders if is_leader else self.yearly_hours
@@ -57,8 +58,15 @@ class AttendanceRules:
         return utc(meeting_end) + dt.timedelta(days=self.makeup_days)
 
 
+@functools.lru_cache(maxsize=4096)
+def _local_date(moment: dt.datetime, timezone: str) -> dt.date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
 def utc(moment: dt.datetime) -> dt.datetime:
     """Timezone-aware UTC (SQLite hands back naive datetimes, which are UTC)."""
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -84,7 +92,7 @@ class Fact:
             self.member_id if self.member_id is not None else -1,
             self.site_id if self.site_id is not None else -1,
             self.device,
-            json.dumps(self.payload, sort_keys=True, default=str),
+            json.dumps(self.payload, sort_keys=True, default=str) if self.payload else "",
         )
 
 
@@ -279,6 +287,9 @@ class Presence:
     site_id: int | None  # the site that credited the most time, if any
 
 
+_NO_PRESENCE = Presence(intervals=(), first_join=None, last_leave=None, site_id=None)
+
+
 class MeetingEvents:
     """One meeting's canonical events, indexed for per-member derivation."""
 
@@ -307,6 +318,11 @@ class MeetingEvents:
         }
 
     def presence(self, member_id: int, meeting: MeetingFacts, rules: AttendanceRules) -> Presence:
+        silent = member_id not in self.member_streams and member_id not in self.check_ins
+        if silent and not any(
+            f.kind is EventKind.CORRECTION for f in self.other.get(member_id, ())
+        ):
+            return _NO_PRESENCE
         own = [
             iv
             for s in self.member_streams.get(member_id, {}).values()
@@ -349,28 +365,46 @@ def _corrected_presence(facts: Iterable[Fact]) -> list[Interval]:
 # ---------------------------------------------------------------- replay coverage
 
 
-def coverage_ranges(payload: Mapping[str, Any]) -> tuple[float, list[tuple[float, float]]]:
-    """(recording duration, watched ranges) of a ``replay_coverage`` payload.
+def coverage_ranges(payload: Mapping[str, Any]) -> tuple[float, list[tuple[float, float]], float]:
+    """(recording duration, watched ranges, credited seconds) of a ``replay_coverage`` payload.
 
-    Payload: ``{"duration": seconds, "ranges": [[from, to], ...]}`` in recording seconds.
+    Payload: ``{"duration": seconds, "ranges": [[from, to], ...]}`` in recording seconds, and/or
+    ``{"duration": seconds, "credited": seconds}``: the cumulative credit the viewing side has
+    already capped at real time (``ViewingProgress``). Either may be absent.
     """
     duration = float(payload.get("duration", 0) or 0)
     ranges = [(float(a), float(b)) for a, b in payload.get("ranges", [])]
-    return duration, ranges
+    credited = float(payload.get("credited", 0) or 0)
+    return duration, ranges, credited
 
 
 def replay_progress(facts: Iterable[Fact], makeup_ratio: float) -> tuple[float, dt.datetime | None]:
-    """Coverage of the recording (union of watched ranges / duration, at most 1) and the moment
-    it first reached ``makeup_ratio`` (None if it never did)."""
+    """Coverage of the recording and the moment it first reached ``makeup_ratio`` (or None).
+
+    Coverage is the larger of the union of watched ranges and the largest credited figure,
+    over the duration, at most 1: watching a part twice never counts twice.
+    """
+    return _replay_progress(canonical(facts), makeup_ratio)
+
+
+def _replay_progress(
+    facts: Sequence[Fact], makeup_ratio: float
+) -> tuple[float, dt.datetime | None]:
     duration = 0.0
     watched: list[tuple[float, float]] = []
+    credited = 0.0
     reached: dt.datetime | None = None
     coverage = 0.0
-    for fact in canonical(f for f in facts if f.kind is EventKind.REPLAY_COVERAGE):
-        d, ranges = coverage_ranges(fact.payload)
+    for fact in facts:
+        if fact.kind is not EventKind.REPLAY_COVERAGE:
+            continue
+        d, ranges, c = coverage_ranges(fact.payload)
         duration = max(duration, d)
         watched = _merge_ranges(watched + ranges)
-        coverage = _coverage(watched, duration)
+        credited = max(credited, c)
+        coverage = max(
+            _coverage(watched, duration), min(1.0, credited / duration) if duration else 0.0
+        )
         if reached is None and duration > 0 and coverage >= makeup_ratio:
             reached = utc(fact.occurred_at)
     return coverage, reached
@@ -398,8 +432,12 @@ def _coverage(watched: Sequence[tuple[float, float]], duration: float) -> float:
 
 def leave_excused(facts: Iterable[Fact], start: dt.datetime) -> bool:
     """Excused when the last leave decision made before the start approved the request."""
+    return _leave_excused(canonical(facts), start)
+
+
+def _leave_excused(facts: Sequence[Fact], start: dt.datetime) -> bool:
     decision = None
-    for fact in canonical(facts):
+    for fact in facts:
         decided = fact.kind in (EventKind.LEAVE_APPROVED, EventKind.LEAVE_REFUSED)
         if decided and utc(fact.occurred_at) <= utc(start):
             decision = fact.kind
@@ -408,8 +446,12 @@ def leave_excused(facts: Iterable[Fact], start: dt.datetime) -> bool:
 
 def corrected_status(facts: Iterable[Fact]) -> AttendanceStatus | None:
     """The latest ``{"set_status": ...}`` correction, if any."""
+    return _corrected_status(canonical(facts))
+
+
+def _corrected_status(facts: Sequence[Fact]) -> AttendanceStatus | None:
     status = None
-    for fact in canonical(facts):
+    for fact in facts:
         if fact.kind is EventKind.CORRECTION and "set_status" in fact.payload:
             status = AttendanceStatus(fact.payload["set_status"])
     return status
@@ -438,9 +480,9 @@ def derive_record(
 ) -> DerivedRecord:
     """The record of one expected member (or observer) at one meeting."""
     presence = events.presence(expected.member_id, meeting, rules)
-    own = events.other.get(expected.member_id, [])
-    status, late, early = live_status(presence, meeting, rules, leave_excused(own, meeting.start))
-    override = corrected_status(own)
+    own = events.other.get(expected.member_id, [])  # already canonical
+    status, late, early = live_status(presence, meeting, rules, _leave_excused(own, meeting.start))
+    override = _corrected_status(own)
     if override is not None and override is not AttendanceStatus.MADE_UP:
         status, late, early = (
             override,
@@ -450,7 +492,7 @@ def derive_record(
     if expected.role is AttendeeRole.EXEMPT:
         status = AttendanceStatus.EXEMPT
     before_makeup = status
-    coverage, reached = replay_progress(own, rules.makeup_ratio)
+    coverage, reached = _replay_progress(own, rules.makeup_ratio)
     made_up_at = None
     if (
         status in (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)

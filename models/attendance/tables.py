@@ -153,3 +153,44 @@ class MakeupAssignment(Base):
     status: Mapped[MakeupStatus] = mapped_column(_enum(MakeupStatus), default=MakeupStatus.PENDING)
     assigned_at: Mapped[created_at]
     done_at: Mapped[timestamp | None]
+
+
+class _TallyCounts:
+    """Counts of records, as in :class:`models.attendance.tally.Counts` (same names)."""
+
+    expected: Mapped[int] = mapped_column(Integer, default=0)
+    present: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[int] = mapped_column(Integer, default=0)
+    left_early: Mapped[int] = mapped_column(Integer, default=0)
+    excused: Mapped[int] = mapped_column(Integer, default=0)
+    absent: Mapped[int] = mapped_column(Integer, default=0)
+    made_up: Mapped[int] = mapped_column(Integer, default=0)
+    unexcused: Mapped[int] = mapped_column(Integer, default=0)
+    observers: Mapped[int] = mapped_column(Integer, default=0)
+    exempt: Mapped[int] = mapped_column(Integer, default=0)
+    # Hours credited for the meetings counted here (live and replay).
+    hours: Mapped[Decimal] = mapped_column(Numeric(9, 2), default=Decimal(0))
+
+
+class AttendanceTally(_TallyCounts, Base):
+    """Records of one meeting counted per org (derived with the records, for unit reports)."""
+
+    __tablename__ = "attendance_tally"
+    __table_args__ = (Index("ix_attendance_tally_meeting_on_org_id", "meeting_on", "org_id"),)
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), primary_key=True)
+    meeting_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class MemberMonthTally(_TallyCounts, Base):
+    """Records of one member counted per calendar month of the meetings (and org)."""
+
+    __tablename__ = "member_month_tally"
+    __table_args__ = (Index("ix_member_month_tally_month_org_id", "month", "org_id"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the month's first day
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), primary_key=True)

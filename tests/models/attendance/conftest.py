@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import models
 from models import (
     Meeting,
     MeetingKind,
@@ -22,7 +26,8 @@ from models import (
     OrgMembership,
     Site,
 )
-from models.db import SessionFactory, make_session_factory
+from models.db import SessionFactory, make_engine, make_session_factory
+from tests.conftest import create_pg_database, drop_pg_database, require_postgres
 
 START = dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC)  # 09:00 in Beijing
 END = START + dt.timedelta(hours=1)
@@ -31,6 +36,48 @@ LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 def at(minutes: float) -> dt.datetime:
     return START + dt.timedelta(minutes=minutes)
+
+
+async def _create_schema(url: str) -> None:
+    eng = make_engine(url)
+    async with eng.begin() as conn:
+        await conn.run_sync(models.Base.metadata.create_all)
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_pg_url() -> Iterator[str]:
+    """One PostgreSQL database for these tests, emptied after each (CREATE DATABASE per test
+    would cost most of the suite's time)."""
+    require_postgres()
+    url = asyncio.run(create_pg_database())
+    asyncio.run(_create_schema(url))
+    yield url
+    asyncio.run(drop_pg_database(url))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """SQLite: a fresh file per test. PostgreSQL: the shared database, emptied afterwards."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/test.sqlite3"
+    return str(request.getfixturevalue("shared_pg_url"))
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(db_url)
+    if db_url.startswith("sqlite"):
+        async with eng.begin() as conn:
+            await conn.run_sync(models.Base.metadata.create_all)
+    try:
+        yield eng
+    finally:
+        if not db_url.startswith("sqlite"):
+            names = ", ".join(f'"{t.name}"' for t in models.Base.metadata.sorted_tables)
+            async with eng.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await eng.dispose()
 
 
 @dataclass

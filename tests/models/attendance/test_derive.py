@@ -17,7 +17,13 @@ from models.attendance.makeup import (
     open_makeups,
     record_replay_progress,
 )
-from models.attendance.tables import AttendanceRecord, MakeupAssignment
+from models.attendance.tables import (
+    AttendanceRecord,
+    AttendanceTally,
+    MakeupAssignment,
+    MemberMonthTally,
+)
+from models.attendance.tally import rebuild_tallies
 from tests.models.attendance.conftest import START, World, at
 
 
@@ -229,3 +235,69 @@ async def test_a_meeting_not_yet_started_derives_nothing(world: World) -> None:
         await world.member(session, "early", "branch_a")
         meeting = await world.meeting(session, ["branch_a"], status=MeetingStatus.SCHEDULED)
         assert await rederive_meeting(session, meeting.id) == []
+
+
+async def _tallies(world: World) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    async with world.sessions() as session:
+        meeting_rows = (
+            await session.execute(
+                select(AttendanceTally).order_by(AttendanceTally.meeting_id, AttendanceTally.org_id)
+            )
+        ).scalars()
+        member_rows = (
+            await session.execute(
+                select(MemberMonthTally).order_by(
+                    MemberMonthTally.member_id, MemberMonthTally.month
+                )
+            )
+        ).scalars()
+        fields = (
+            "expected",
+            "present",
+            "late",
+            "excused",
+            "absent",
+            "made_up",
+            "unexcused",
+            "observers",
+            "hours",
+        )
+        return (
+            [
+                (t.meeting_id, t.org_id, t.meeting_on, *(getattr(t, f) for f in fields))
+                for t in meeting_rows
+            ],
+            [
+                (t.member_id, t.org_id, t.month, *(getattr(t, f) for f in fields))
+                for t in member_rows
+            ],
+        )
+
+
+async def test_tallies_kept_with_the_records_equal_tallies_rebuilt_from_scratch(
+    world: World,
+) -> None:
+    mid = await _scenario(world)
+    absent = world.members["absent"].id
+    async with world.sessions() as session, session.begin():
+        await end_meeting(session, mid)
+        await append_event(
+            session,
+            NewEvent(
+                "w",
+                mid,
+                EventKind.REPLAY_COVERAGE,
+                at(600),
+                member_id=absent,
+                payload={"duration": 3600, "credited": 3500},
+            ),
+        )
+        await record_replay_progress(session, mid, absent)
+    kept = await _tallies(world)
+    async with world.sessions() as session, session.begin():
+        await rebuild_tallies(session)
+    rebuilt = await _tallies(world)
+    assert kept == rebuilt
+    meetings, members = kept
+    assert [m[3:9] for m in meetings] == [(4, 3, 1, 0, 0, 1)]
+    assert (absent, world.orgs["branch_a"].id, dt.date(2026, 3, 1)) in [m[:3] for m in members]

@@ -153,7 +153,7 @@ async def test_a_crash_closes_open_presence_at_the_last_heartbeat_once(world: Wo
             member_id=wang,
             device="phone",
         )
-        for i in range(1, 4 * 30 + 1)
+        for i in range(1, 4 * 10 + 1)
     ]
     events.append(
         NewEvent("s", meeting_id, EventKind.SITE_JOIN, at(1), site_id=room, device="terminal")
@@ -179,7 +179,7 @@ async def test_a_crash_closes_open_presence_at_the_last_heartbeat_once(world: Wo
         ).all()
         records = await rederive_meeting(session, meeting_id, now=at(60))
     assert sorted((k, t.replace(tzinfo=None), r) for k, t, r in leaves) == [
-        (EventKind.LIVE_LEAVE, at(30).replace(tzinfo=None), "server-restart"),
+        (EventKind.LIVE_LEAVE, at(10).replace(tzinfo=None), "server-restart"),
         (EventKind.SITE_LEAVE, at(25).replace(tzinfo=None), "server-restart"),
     ]
-    assert records[0].live_seconds == 30 * 60
+    assert records[0].live_seconds == 10 * 60

@@ -90,7 +90,7 @@ event_lists = st.lists(st.one_of(facts, site_facts), max_size=40)
 expected_both = [ME, ExpectedFacts(member_id=8, role=AttendeeRole.OBSERVER, org_id=3)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(event_lists)
 def test_the_union_of_presence_never_exceeds_the_meeting(events: list[Fact]) -> None:
     for record in derive_meeting(MEETING, expected_both, events, RULES):
@@ -101,7 +101,7 @@ def test_the_union_of_presence_never_exceeds_the_meeting(events: list[Fact]) -> 
         assert all(a[1] < b[0] for a, b in itertools.pairwise(ends))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(event_lists, st.randoms(use_true_random=False))
 def test_the_order_of_events_does_not_matter(events: list[Fact], random) -> None:  # type: ignore[no-untyped-def]
     shuffled = list(events)
@@ -111,7 +111,7 @@ def test_the_order_of_events_does_not_matter(events: list[Fact], random) -> None
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(event_lists, st.data())
 def test_duplicate_events_do_not_matter(events: list[Fact], data: st.DataObject) -> None:
     repeats = data.draw(st.lists(st.sampled_from(events), max_size=20)) if events else []
@@ -126,7 +126,7 @@ ranges = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 60 * 24 * 40), ranges), max_size=8), event_lists)
 def test_credited_replay_never_goes_beyond_coverage(
     updates: list[tuple[int, list[list[float]]]], events: list[Fact]
@@ -358,6 +358,17 @@ def test_a_correction_can_add_presence_the_devices_missed() -> None:
     payload = {"add_presence": [at(0).isoformat(), at(60).isoformat()], "corrector": "李"}
     record = derive([Fact(EventKind.CORRECTION, at(70), member_id=7, payload=payload)])
     assert record.live_seconds == 3600 and record.status is AttendanceStatus.PRESENT
+
+
+def test_credited_seconds_from_the_viewing_side_complete_a_make_up() -> None:
+    watched = Fact(
+        EventKind.REPLAY_COVERAGE,
+        at(300),
+        member_id=7,
+        payload={"duration": 3600, "credited": 3300},
+    )
+    record = derive([coverage(100, [[0, 600]]), watched])
+    assert record.status is AttendanceStatus.MADE_UP and record.made_up_at == at(300)
 
 
 def test_replay_progress_is_zero_without_a_known_duration() -> None:
