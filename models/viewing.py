@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, intpk, timestamp
@@ -144,3 +145,57 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+async def record_heartbeat(
+    session: AsyncSession,
+    member_id: int,
+    recording_id: int,
+    heartbeat: Heartbeat,
+    now: dt.datetime,
+    duration: float,
+) -> tuple[ViewingState, bool, str]:
+    """Apply a heartbeat to the stored progress of ``member_id`` (the authenticated member, never
+    one named in the request) and flush; the caller commits."""
+    progress = await _progress_for_update(session, member_id, recording_id)
+    state, accepted, reason = apply_heartbeat(progress.state(), heartbeat, now, duration)
+    if accepted:
+        progress.store(state, now)
+        await session.flush()
+    return state, accepted, reason
+
+
+async def open_replay(
+    session: AsyncSession, member_id: int, recording_id: int, now: dt.datetime
+) -> ViewingState:
+    """The member opened the replay page: start the real-time budget (once); flush."""
+    progress = await _progress_for_update(session, member_id, recording_id)
+    state = start_watching(progress.state(), now)
+    if progress.started_at is None:
+        progress.store(state, now)
+        await session.flush()
+    return state
+
+
+async def _progress_for_update(
+    session: AsyncSession, member_id: int, recording_id: int
+) -> ViewingProgress:
+    query = (
+        select(ViewingProgress)
+        .where(ViewingProgress.member_id == member_id)
+        .where(ViewingProgress.recording_id == recording_id)
+        .with_for_update()
+    )
+    progress = await session.scalar(query)
+    if progress is None:
+        progress = ViewingProgress(
+            member_id=member_id,
+            recording_id=recording_id,
+            ranges=[],
+            last_sequence=-1,
+            credited_seconds=0.0,
+            position=0.0,
+        )
+        session.add(progress)
+        await session.flush()
+    return progress

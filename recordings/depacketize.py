@@ -15,6 +15,8 @@ from aiortc.rtp import RtpPacket
 # How long a gap in sequence numbers may stay open before its frame is given up as lost.
 REORDER_SECONDS = 0.15
 MAX_PENDING_PACKETS = 2048
+# This many "late" packets in a row means the sender restarted its sequence numbers.
+RESTART_AFTER_LATE = 50
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class AssemblerStats:
     lost_frames: int = 0
     late_packets: int = 0
     bad_packets: int = 0
+    restarts: int = 0
 
 
 class Unwrapper:
@@ -77,6 +80,7 @@ class FrameAssembler:
         self._timestamps: dict[int, int] = {}
         self._next: int | None = None  # first sequence number of the next frame, when known
         self._dropped_before: int | None = None  # drop packets below this after a loss
+        self._late_in_a_row = 0
 
     def push(self, data: bytes, arrival_time: float) -> list[EncodedFrame]:
         try:
@@ -86,24 +90,34 @@ class FrameAssembler:
             return []
         seq = self._seq.extend(packet.sequence_number)
         timestamp = self._ts.extend(packet.timestamp)
+        if self._is_late(seq):
+            self.stats.late_packets += 1
+            self._late_in_a_row += 1
+            if self._late_in_a_row < RESTART_AFTER_LATE:
+                return []
+            # Not late: the sender started over. Forget everything and take this packet anew.
+            self.__post_init__()
+            self.stats.restarts += 1
+            return self.push(data, arrival_time)
+        self._late_in_a_row = 0
         if self.codec == "OPUS":
             return self._push_audio(seq, timestamp, packet, arrival_time)
-        if (self._next is not None and seq < self._next) or seq in self._pending:
-            self.stats.late_packets += 1
-            return []
-        if self._dropped_before is not None and seq < self._dropped_before:
-            self.stats.late_packets += 1
-            return []
         self._pending[seq] = _Pending(packet, arrival_time)
         self._timestamps[seq] = timestamp
         return self._drain(arrival_time)
 
+    def _is_late(self, seq: int) -> bool:
+        if self._next is not None and seq < self._next:
+            return True
+        if self.codec == "OPUS":
+            return False
+        return seq in self._pending or (
+            self._dropped_before is not None and seq < self._dropped_before
+        )
+
     def _push_audio(
         self, seq: int, timestamp: int, packet: RtpPacket, arrival_time: float
     ) -> list[EncodedFrame]:
-        if self._next is not None and seq < self._next:
-            self.stats.late_packets += 1
-            return []
         if self._next is not None and seq > self._next:
             self.stats.lost_frames += seq - self._next
         self._next = seq + 1

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -381,3 +382,49 @@ class JobRunner:
                 await process_pending(self._session_factory, self._data_dir, self._settings)
             except Exception:
                 log.exception("recording jobs failed; retrying on the next wake-up")
+
+
+async def delete_recording(
+    session_factory: SessionFactory, data_dir: Path, recording_id: int
+) -> bool:
+    """Delete a recording's files and rows together (an organiser's action, or retention).
+
+    Files go first: if they cannot be removed, the rows stay, so nothing is left unaccounted.
+    """
+    async with session_factory() as session:
+        recording = await session.get(Recording, recording_id)
+        if recording is None:
+            return False
+        if recording.status is RecordingStatus.RECORDING:
+            raise ValueError("a recording in progress cannot be deleted")
+        directory = recording_directory(data_dir, recording.directory)
+        if directory.exists():
+            await asyncio.to_thread(shutil.rmtree, directory)
+        await session.delete(recording)
+        await session.commit()
+    return True
+
+
+async def delete_expired(
+    session_factory: SessionFactory, data_dir: Path, retention_days: int, now: dt.datetime
+) -> list[int]:
+    """Delete recordings that ended more than ``retention_days`` ago (0 keeps them forever)."""
+    if retention_days <= 0:
+        return []
+    cutoff = now - dt.timedelta(days=retention_days)
+    async with session_factory() as session:
+        ids = list(
+            await session.scalars(
+                select(Recording.id).where(
+                    Recording.status != RecordingStatus.RECORDING,
+                    Recording.ended_at.is_not(None),
+                    Recording.ended_at < cutoff,
+                )
+            )
+        )
+    deleted = []
+    for recording_id in ids:
+        with contextlib.suppress(FileNotFoundError):
+            if await delete_recording(session_factory, data_dir, recording_id):
+                deleted.append(recording_id)
+    return deleted

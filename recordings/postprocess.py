@@ -41,11 +41,16 @@ class ProcessingSettings:
     ffmpeg_binary: str = ""  # empty: the binary shipped by imageio-ffmpeg
     width: int = 1280
     height: int = 720
-    fps: int = 25
-    preset: str = "veryfast"
+    # Measured (docs/benchmarks.md): 1280x720 at 15 fps with x264 "ultrafast" keeps a
+    # 3-camera composite near 10x real time on 2 cores; "veryfast" at 25 fps ran at about 2x.
+    fps: int = 15
+    preset: str = "ultrafast"
     crf: int = 27
     threads: int = 0  # 0: let x264 decide
-    audio_bitrate: str = "96k"
+    # Encoding the audio bounds the remux case (the video is only copied): AAC is about twice
+    # as fast in mono, and meeting audio is speech.
+    audio_channels: int = 1
+    audio_bitrate: str = "64k"
     concurrency: int = 1  # post-processing jobs at the same time
 
     def binary(self) -> str:
@@ -139,7 +144,7 @@ def plan_replay(
     common: dict[str, Any] = {
         "acodec": "aac",
         "audio_bitrate": settings.audio_bitrate,
-        "ac": 2,
+        "ac": settings.audio_channels,
         "ar": 48000,
         "movflags": "+faststart",
         "t": f"{duration:.3f}",
@@ -190,10 +195,10 @@ def _composite(
         by_track.setdefault(placement.track, []).append(placement)
     for index, track_placements in by_track.items():
         track = tracks[index]
-        stream = (
-            ffmpeg.input(str(track.file))
-            .video.filter("setpts", f"PTS-STARTPTS+{track.start:.3f}/TB")
-            .filter("fps", fps)
+        # No fps filter here: overlay repeats the latest tile frame, so each input frame is
+        # scaled once instead of once per output frame.
+        stream = ffmpeg.input(str(track.file)).video.filter(
+            "setpts", f"PTS-STARTPTS+{track.start:.3f}/TB"
         )
         branches = (
             [stream]
@@ -203,14 +208,20 @@ def _composite(
         for branch, placement in zip(branches, track_placements, strict=True):
             region = placement.region
             fitted = branch.filter(
-                "scale", region.width, region.height, force_original_aspect_ratio="decrease"
-            ).filter("pad", region.width, region.height, "(ow-iw)/2", "(oh-ih)/2", color=BACKGROUND)
+                "scale",
+                region.width,
+                region.height,
+                force_original_aspect_ratio="decrease",
+                force_divisible_by=2,
+                flags="fast_bilinear",
+            )
             enable = "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in placement.intervals)
             base = ffmpeg.overlay(
                 base,
                 fitted,
-                x=region.x,
-                y=region.y,
+                # Centred in its region; the canvas background shows around it.
+                x=f"{region.x}+({region.width}-w)/2",
+                y=f"{region.y}+({region.height}-h)/2",
                 eof_action="pass",
                 enable=enable,
             )

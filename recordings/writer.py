@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CLUSTER_MS = 500
 KEYFRAME_REQUEST_INTERVAL = 1.0  # seconds between keyframe requests while waiting for one
+# RTP time this far from the arrival time is a jump in the sender's clock, not jitter or drift.
+MAX_DRIFT = 3.0
 MANIFEST_INTERVAL = 2.0  # seconds between manifest rewrites while recording
 DEFAULT_QUEUE_PACKETS = 4096
 CODECS = {"video/vp8": "VP8", "video/h264": "H264", "audio/opus": "OPUS"}
@@ -71,16 +73,36 @@ class TrackWriter:
         self._waiting_keyframe = self._video
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         self._lost_seen = 0
+        self._restarts_seen = 0
+        self._ssrc: bytes | None = None
+        self._rebase = False
         self._time_base = Fraction(1, clock_rate)
 
     def push(self, data: bytes, offset: float) -> None:
         """Take one RTP packet that arrived ``offset`` seconds into the recording."""
         if self.segment.error is not None:
             return
-        for frame in self._assembler.push(data, offset):
+        ssrc = data[8:12]
+        if self._ssrc is not None and ssrc != self._ssrc:
+            # Another stream in the same publication (a simulcast layer switch or a restarted
+            # sender): new sequence numbers and timestamps, continued at its arrival time.
+            self._assembler = FrameAssembler(self.segment.codec)
+            self._lost_seen = self._restarts_seen = 0
+            self._start_over()
+        self._ssrc = ssrc
+        frames = self._assembler.push(data, offset)
+        if self._assembler.stats.restarts > self._restarts_seen:
+            self._restarts_seen = self._assembler.stats.restarts
+            self._start_over()
+        for frame in frames:
             if self._anchor_ts is None:
                 self._anchor_ts = frame.timestamp
                 self.segment.start = frame.arrival_time
+            elif self._rebase or self._off_timeline(frame.timestamp, frame.arrival_time):
+                assert self.segment.start is not None
+                since_start = frame.arrival_time - self.segment.start
+                self._anchor_ts = frame.timestamp - round(since_start * self.clock_rate)
+                self._rebase = False
             if self._video and self._assembler.stats.lost_frames > self._lost_seen:
                 self._lost_seen = self._assembler.stats.lost_frames
                 self._waiting_keyframe = True
@@ -91,6 +113,19 @@ class TrackWriter:
             self._write(frame.data, frame.timestamp - self._anchor_ts, frame.keyframe)
         if self._waiting_keyframe:
             self._maybe_request_keyframe(offset)
+
+    def _off_timeline(self, timestamp: int, arrival_time: float) -> bool:
+        """RTP time going backwards, or far from the arrival time: a jump in the sender's clock."""
+        assert self._anchor_ts is not None and self.segment.start is not None
+        pts = timestamp - self._anchor_ts
+        if self._last_pts is not None and pts <= self._last_pts:
+            return True
+        expected = (arrival_time - self.segment.start) * self.clock_rate
+        return abs(pts - expected) > MAX_DRIFT * self.clock_rate
+
+    def _start_over(self) -> None:
+        self._rebase = self._anchor_ts is not None
+        self._waiting_keyframe = self._video
 
     def _maybe_request_keyframe(self, offset: float) -> None:
         if offset - self._last_request >= KEYFRAME_REQUEST_INTERVAL:

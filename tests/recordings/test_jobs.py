@@ -18,6 +18,7 @@ from models.recording import JobStatus, ProcessingJob, Recording, RecordingStatu
 from recordings.jobs import (
     SessionFactory,
     create_recording,
+    delete_expired,
     finish_recording,
     process_pending,
     recover_after_crash,
@@ -178,3 +179,21 @@ async def test_a_recording_with_a_missing_binary_fails_with_the_reason(
     recording = await load(sessions, recording_id)
     assert recording.status is RecordingStatus.FAILED
     assert recording.error == "ffmpeg not found at /nonexistent/ffmpeg"
+
+
+async def test_deleting_a_recording_removes_its_files_and_rows_together(
+    engine: AsyncEngine, tmp_path: Path, single_h264_recording: Path
+) -> None:
+    sessions = make_session_factory(engine)
+    recording_id = await recorded(sessions, tmp_path, single_h264_recording)
+    directory = tmp_path / (await load(sessions, recording_id)).directory
+    await finish_recording(sessions, recording_id, read_manifest(directory))
+    old = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+
+    assert await delete_expired(sessions, tmp_path, 0, old) == []
+    assert await delete_expired(sessions, tmp_path, 30, old) == [recording_id]
+
+    assert not directory.exists()
+    async with sessions() as session:
+        assert await session.get(Recording, recording_id) is None
+        assert list(await session.scalars(select(ProcessingJob))) == []

@@ -141,3 +141,50 @@ async def test_a_full_queue_drops_and_counts_packets_instead_of_blocking(tmp_pat
     await recorder.stop()
     assert recorder.stats.dropped_packets == 10
     assert read_manifest(tmp_path).dropped_packets == 10
+
+
+async def test_a_switch_to_another_ssrc_continues_the_same_file_in_sync(tmp_path: Path) -> None:
+    clock = FakeClock()
+    recorder = Recorder(tmp_path, request_keyframe=KeyframeRequests(), clock=clock)
+    recorder.start()
+    recorder.publication_added(publication("cam", VP8))
+    high = video_packets(VP8, 1.0, width=320, height=240, ssrc=1)
+    feed(recorder, clock, {"cam": high}, start=0.0)
+    low = video_packets(VP8, 1.0, ssrc=2, first_sequence=9, first_timestamp=77)
+    feed(recorder, clock, {"cam": low}, start=1 / 15)
+    manifest = await recorder.stop()
+
+    [segment] = manifest.segments
+    decoded = decode_all(tmp_path / segment.file)
+    assert decoded.frames == 30
+    assert decoded.last == pytest.approx(29 / 15, abs=0.002)
+
+
+async def test_a_sender_restarting_its_sequence_numbers_keeps_being_recorded(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    recorder = Recorder(tmp_path, request_keyframe=KeyframeRequests(), clock=clock)
+    recorder.start()
+    recorder.publication_added(publication("mic", OPUS, source="microphone"))
+    feed(recorder, clock, {"mic": audio_packets(2.0, first_sequence=100)}, start=0.0)
+    feed(recorder, clock, {"mic": audio_packets(2.0, first_sequence=40000)}, start=0.02)
+    manifest = await recorder.stop()
+
+    decoded = decode_all(tmp_path / manifest.segments[0].file)
+    assert decoded.frames == 100 + 51  # 49 packets looked late until the restart was clear
+    assert decoded.last == pytest.approx(3.98, abs=0.002)
+
+
+async def test_rtp_time_jumping_back_is_placed_at_its_arrival_time(tmp_path: Path) -> None:
+    clock = FakeClock()
+    recorder = Recorder(tmp_path, request_keyframe=KeyframeRequests(), clock=clock)
+    recorder.start()
+    recorder.publication_added(publication("mic", OPUS, source="microphone"))
+    feed(recorder, clock, {"mic": audio_packets(2.0, first_sequence=100)}, start=0.0)
+    feed(recorder, clock, {"mic": audio_packets(2.0, first_sequence=200)}, start=0.02)
+    manifest = await recorder.stop()
+
+    decoded = decode_all(tmp_path / manifest.segments[0].file)
+    assert decoded.frames == 200
+    assert decoded.last == pytest.approx(3.98, abs=0.002)

@@ -1,0 +1,196 @@
+"""Recording benchmark: post-processing speed as a multiple of real time.
+
+    python bench/recording.py [--json] [--minutes 10] [--cache-dir DIR]
+
+Cases (one JSON object per line with --json):
+- ``composite``: a synthetic meeting (2 VP8 cameras 640x480, a VP8 screen share 1280x720 for half
+  the meeting, 3 Opus microphones) laid out and encoded to H.264/AAC with the default settings.
+- ``remux``: a single H.264 stage track and one microphone (video copied, audio encoded).
+- ``record-overhead``: needs the SFU (media/); printed as null until the integrator fills it in.
+
+Inputs are generated once with ffmpeg (lavfi testsrc/sine) into the cache directory, laid out as
+the recorder lays out a recording (Matroska segments plus manifest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recordings.manifest import Manifest, Marker, Segment, StageChange, write_manifest
+from recordings.postprocess import ProcessingSettings, make_replay
+
+FPS = 15
+
+
+def _ffmpeg(settings: ProcessingSettings, *args: str) -> None:
+    subprocess.run([settings.binary(), "-hide_banner", "-v", "error", "-y", *args], check=True)
+
+
+CLIP_SECONDS = 60.0  # generated once, then repeated (stream copy) to the wanted length
+
+
+def _looped(settings: ProcessingSettings, clip: Path, path: Path, seconds: float) -> None:
+    if seconds <= CLIP_SECONDS:
+        clip.rename(path)
+        return
+    loops = int(seconds // CLIP_SECONDS)
+    tmp = path.with_suffix(".loop.mkv")
+    _ffmpeg(
+        settings, "-stream_loop", str(loops), "-i", str(clip), "-t", f"{seconds:.3f}",
+        "-c", "copy", "-f", "matroska", str(tmp),
+    )  # fmt: skip
+    tmp.rename(path)
+    clip.unlink()
+
+
+def _video(settings: ProcessingSettings, path: Path, seconds: float, size: str, codec: str) -> None:
+    if path.exists():
+        return
+    clip_seconds = min(seconds, CLIP_SECONDS)
+    source = f"testsrc2=size={size}:rate={FPS}:duration={clip_seconds}"
+    if codec == "vp8":
+        encode = ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "600k"]
+        encode += ["-g", str(FPS * 10), "-auto-alt-ref", "0"]
+    else:  # WebRTC-like H.264: constrained baseline, keyframes on request (here every 10 s)
+        encode = ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline"]
+        encode += ["-b:v", "800k", "-g", str(FPS * 10), "-pix_fmt", "yuv420p"]
+    tmp = path.with_suffix(".tmp.mkv")
+    _ffmpeg(settings, "-f", "lavfi", "-i", source, *encode, "-f", "matroska", str(tmp))
+    _looped(settings, tmp, path, seconds)
+
+
+def _audio(settings: ProcessingSettings, path: Path, seconds: float, frequency: int) -> None:
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp.mkv")
+    clip_seconds = min(seconds, CLIP_SECONDS)
+    source = f"sine=frequency={frequency}:sample_rate=48000:duration={clip_seconds}"
+    _ffmpeg(
+        settings, "-f", "lavfi", "-i", source, "-ac", "2", "-c:a", "libopus", "-b:a", "32k",
+        "-f", "matroska", str(tmp),
+    )  # fmt: skip
+    _looped(settings, tmp, path, seconds)
+
+
+def _segment(number: int, kind: str, source: str, identity: str, start: float) -> Segment:
+    name = f"s{number:03d}-{kind}-{source}.mkv"
+    codec = "OPUS" if kind == "audio" else "VP8"
+    return Segment(
+        id=f"s{number:03d}", file=name, publication_id=f"p{number}", identity_key=identity,
+        display_name=identity, kind=kind, source=source, codec=codec, start=start, closed=True,
+    )  # fmt: skip
+
+
+def prepare_composite(cache: Path, seconds: float, settings: ProcessingSettings) -> Manifest:
+    cache.mkdir(parents=True, exist_ok=True)
+    share = (seconds / 4, seconds / 2)  # the screen is shared for the second quarter and more
+    segments = [
+        _segment(1, "video", "camera", "presenter", 0.0),
+        _segment(2, "video", "camera", "site-2", 0.4),
+        _segment(3, "video", "screen", "presenter", share[0]),
+        _segment(4, "audio", "microphone", "presenter", 0.0),
+        _segment(5, "audio", "microphone", "site-2", 0.4),
+        _segment(6, "audio", "microphone", "site-3", 1.0),
+    ]
+    _video(settings, cache / segments[0].file, seconds, "640x480", "vp8")
+    _video(settings, cache / segments[1].file, seconds - 0.4, "640x480", "vp8")
+    _video(settings, cache / segments[2].file, share[1], "1280x720", "vp8")
+    for segment, frequency in zip(segments[3:], (440, 660, 880), strict=True):
+        _audio(settings, cache / segment.file, seconds - segment.start, frequency)  # type: ignore[operator]
+    manifest = Manifest(
+        meeting_id=1, state="stopped", duration=seconds, segments=segments,
+        markers=[Marker(seconds / 3, "Discussion")],
+        stage=[StageChange(0.0, "presenter", "Presenter")],
+    )  # fmt: skip
+    write_manifest(cache, manifest)
+    return manifest
+
+
+def prepare_remux(cache: Path, seconds: float, settings: ProcessingSettings) -> Manifest:
+    cache.mkdir(parents=True, exist_ok=True)
+    video = _segment(1, "video", "camera", "presenter", 0.0)
+    video.codec = "H264"
+    audio = _segment(2, "audio", "microphone", "presenter", 0.0)
+    _video(settings, cache / video.file, seconds, "1280x720", "h264")
+    _audio(settings, cache / audio.file, seconds, 440)
+    manifest = Manifest(meeting_id=1, state="stopped", duration=seconds, segments=[video, audio])
+    write_manifest(cache, manifest)
+    return manifest
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (probing) and its finished children (ffmpeg)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+async def measure(
+    source: Path, work: Path, settings: ProcessingSettings
+) -> tuple[float, float, bool]:
+    """Wall and CPU seconds to post-process a copy of ``source`` (probe, replay, poster,
+    chapters)."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source, work)
+    cpu, started = _cpu(), time.perf_counter()
+    result = await make_replay(work, settings)
+    elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
+    shutil.rmtree(work, ignore_errors=True)
+    return elapsed, cpu, result.remuxed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/lecturehub-bench-recording"))
+    parser.add_argument(
+        "--case", choices=["composite", "remux", "record-overhead"], action="append"
+    )
+    args = parser.parse_args()
+    seconds = args.minutes * 60
+    settings = ProcessingSettings()
+    cases = args.case or ["composite", "remux", "record-overhead"]
+    tag = f"{args.minutes:g}min"
+    for case in cases:
+        if case == "record-overhead":
+            # TODO(integrator): measure forwarding cost per packet with 50 subscribers, with and
+            # without a Recorder attached as a PacketSink (needs media/); report the ratio.
+            row: dict[str, object] = {
+                "case": "record-overhead", "overhead_ratio": None, "note": "needs media",
+            }  # fmt: skip
+        else:
+            source = args.cache_dir / f"{case}-{tag}"
+            prepare = prepare_composite if case == "composite" else prepare_remux
+            prepare(source, seconds, settings)
+            elapsed, cpu, remuxed = asyncio.run(measure(source, args.cache_dir / "work", settings))
+            row = {
+                "case": case,
+                "x_realtime": round(seconds / elapsed, 1),
+                "media_seconds": seconds,
+                "elapsed_seconds": round(elapsed, 2),
+                "cpu_seconds": round(cpu, 2),
+                "load_average": round(os.getloadavg()[0], 1),
+                "remuxed": remuxed,
+                "preset": settings.preset,
+                "output": f"{settings.width}x{settings.height}@{settings.fps}",
+            }
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
