@@ -231,8 +231,20 @@ class Room:
             if all(s["video"] > 0 for st in stats for s in st["subscribers"]):
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
-                silent = sum(1 for st in stats for s in st["subscribers"] if s["video"] == 0)
-                raise ChildError(f"{silent} subscribers received no video after {timeout:.0f} s")
+                subs = [s for st in stats for s in st["subscribers"]]
+                silent = [s for s in subs if s["video"] == 0]
+                mute = sum(1 for s in silent if s["audio"] == 0)
+                down = sum(1 for s in silent if not s.get("up", 1))
+                server: dict[str, Any] = {}
+                if self.server is not None:
+                    with contextlib.suppress(ChildError):
+                        server = await self.server.request("stats")
+                diag = {k: server.get(k) for k in ("events", "errors", "server_details")}
+                raise ChildError(
+                    f"{len(silent)} of {len(subs)} subscribers received no video after "
+                    f"{timeout:.0f} s ({mute} no audio either, {down} not connected); "
+                    f"server: {json.dumps(diag)}"
+                )
             await asyncio.sleep(0.25)
 
     async def snapshot(self, start: bool) -> dict[str, Any]:
@@ -257,37 +269,51 @@ class Room:
     def figures(
         self, n: int, a: dict[str, Any], b: dict[str, Any], extra: dict[str, Any]
     ) -> dict[str, Any]:
-        wall = b["server"]["wall"] - a["server"]["wall"]
+        # Every process stamps its own answer (CLOCK_MONOTONIC is system-wide): rates are taken
+        # over each process's own window, so a late answer on a loaded machine skews nothing.
+        def span(x: dict[str, Any], y: dict[str, Any]) -> float:
+            return float(y["wall"] - x["wall"])
+
+        wall = span(a["server"], b["server"])
         server_cpu = b["server"]["cpu"] - a["server"]["cpu"]
         pa, pb = a["publisher"], b["publisher"]
+        pub_wall = span(pa, pb)
         pub_video = pb["packets"]["video"] - pa["packets"]["video"]
         pub_audio = pb["packets"]["audio"] - pa["packets"]["audio"]
         pub_packets = pub_video + pub_audio
-        subs_a = [s for h in a["hosts"] for s in h["subscribers"]]
-        subs_b = [s for h in b["hosts"] for s in h["subscribers"]]
-        assert len(subs_a) == len(subs_b) == n, (len(subs_a), len(subs_b), n)
-        per_sub = [
-            {k: sb[k] - sa[k] for k in ("video", "audio", "other", "video_frames")}
-            for sa, sb in zip(subs_a, subs_b, strict=True)
-        ]
-        received = sum(s["video"] + s["audio"] for s in per_sub)
+        pub_rate = pub_packets / pub_wall
+        host_walls = [span(ha, hb) for ha, hb in zip(a["hosts"], b["hosts"], strict=True)]
+        per_sub: list[dict[str, float]] = []
+        subs_b: list[dict[str, Any]] = []
+        for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True):
+            for sa, sb in zip(ha["subscribers"], hb["subscribers"], strict=True):
+                per_sub.append(
+                    {k: (sb[k] - sa[k]) / w for k in ("video", "audio", "other", "video_frames")}
+                )
+                subs_b.append(sb)
+        assert len(per_sub) == n, (len(per_sub), n)
+        received_rate = sum(s["video"] + s["audio"] for s in per_sub)
+        down = sum(1 for s in subs_b if not s.get("up", 1))
         other = sum(s["other"] for s in per_sub)
         host_cpu = [
-            (hb["cpu"] - ha["cpu"]) / wall * 100
-            for ha, hb in zip(a["hosts"], b["hosts"], strict=True)
+            (hb["cpu"] - ha["cpu"]) / w * 100
+            for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
         ]
-        pub_cpu = (pb["cpu"] - pa["cpu"]) / wall * 100
+        pub_cpu = (pb["cpu"] - pa["cpu"]) / pub_wall * 100
         srv_a, srv_b = a["server"], b["server"]
-        if self.mode == "mediarelay":
-            # re-encoded per subscriber: compare with what the server sent
-            expected = srv_b["packets_out"] - srv_a["packets_out"]
-            server_in = srv_b["packets_in"] - srv_a["packets_in"]
+        server_in = (srv_b.get("packets_in", 0) - srv_a.get("packets_in", 0)) / wall
+        if self.mode in ("mediarelay", "clip"):
+            # sent per subscriber by aiortc: compare with what the server sent
+            expected_rate = (srv_b["packets_out"] - srv_a["packets_out"]) / wall
         else:
-            expected = pub_packets * n
-            server_in = srv_b.get("packets_in", 0) - srv_a.get("packets_in", 0)
-        us = server_cpu / (pub_packets * n) * 1e6 if pub_packets else None
-        fps = [s["video_frames"] / wall for s in per_sub]
-        ratios = [(s["video"] + s["audio"]) / pub_packets if pub_packets else 0.0 for s in per_sub]
+            expected_rate = pub_rate * n
+        us = server_cpu / wall / (pub_rate * n) * 1e6 if pub_rate else None
+        fps = [s["video_frames"] for s in per_sub]
+        ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
+        received = received_rate
+        expected = expected_rate
+        pub_video = pub_video / pub_wall * wall
+        pub_packets = pub_packets / pub_wall * wall
         details: dict[str, Any] = {
             "window_s": r(wall, 2),
             "server_cpu_percent": r(server_cpu / wall * 100, 1),
@@ -298,15 +324,17 @@ class Room:
             "load": load_average(),
             "publisher_packets_per_s": r(pub_packets / wall, 1),
             "publisher_video_packets_per_s": r(pub_video / wall, 1),
-            "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / wall, 1),
-            "server_packets_in_per_s": r(server_in / wall, 1) if server_in else None,
+            "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / pub_wall, 1),
+            "server_packets_in_per_s": r(server_in, 1) if server_in else None,
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
             "subscriber_received_ratio_min": r(min(ratios), 4)
-            if ratios and self.mode != "mediarelay"
+            if ratios and self.mode == "forward"
             else None,
             "other_packets": other,
+            "subscribers_disconnected": down,
             "keyframe_requests": pb["keyframe_requests"] - pa["keyframe_requests"],
+            "keyframe_requests_total": pb["keyframe_requests"],
             "srtp_profile": self.srtp_profile,
             **extra,
         }
@@ -357,6 +385,7 @@ async def run_room(
 ) -> None:
     server_role, dialect = {
         "mediarelay": ("relay-server", "relay"),
+        "clip": ("clip-server", "relay"),
         "forward": ("forward-server", "hub"),
     }[mode]
     room = Room(mode, args, logdir, server_role, dialect)
@@ -496,7 +525,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await run_floor(args, logdir, out)
             elif mode == "mediarelay":
                 await run_room(mode, args, logdir, out, args.relay_subscribers, deadline, True)
-            elif mode == "forward":
+            elif mode in ("forward", "clip"):
                 await run_room(mode, args, logdir, out, args.subscribers, deadline, False)
             else:
                 raise SystemExit(f"unknown mode {mode}")

@@ -34,10 +34,10 @@ async def _main(role: str, sfu_path: str | None) -> None:
         host = SubscriberHost()
         handlers = {"add": host.add, "stats": host.stats}
         closer = host.close
-    elif role == "relay-server":
+    elif role in ("relay-server", "clip-server"):
         from bench.fanout_server import RelayServer
 
-        relay = RelayServer()
+        relay = RelayServer("clip" if role == "clip-server" else "relay")
         handlers = {"listen": relay.listen, "stats": relay.stats}
         closer = relay.close
     elif role == "forward-server":

@@ -336,8 +336,11 @@ class CountingSubscriber:
         self.kinds: dict[int, str] = {}
         self.connect_seconds: float | None = None
         self.keeper: asyncio.Future[None] | None = None
+        self._protocols: list[Any] = []
 
     def protocols(self) -> list[Any]:
+        if self._protocols:
+            return self._protocols  # kept: aioice forgets them when the connection closes
         protos: list[Any] = []
         for t in self.pc.getTransceivers():
             dtls = t.receiver.transport
@@ -351,6 +354,7 @@ class CountingSubscriber:
     def counts(self) -> dict[str, int]:
         """Cumulative packets per kind, and video frames (packets with the marker bit)."""
         out = {"video": 0, "audio": 0, "other": 0, "video_frames": 0}
+        out["up"] = int(self.pc.connectionState == "connected")
         for proto in self.protocols():
             counts = getattr(proto, "bench_counts", None)
             if counts is None:
@@ -373,6 +377,7 @@ class CountingSubscriber:
         self.keeper = asyncio.ensure_future(dialect.keep_alive(self.channel, self.pc))
         await wait_connected(self.pc, timeout)
         self.connect_seconds = time.monotonic() - t0
+        self._protocols = self.protocols()
         if self.poller is not None:
             for proto in self.protocols():
                 self.poller.add_protocol(proto)
