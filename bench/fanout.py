@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import load_average, machine_busy_cores, machine_sample
+from bench.cpu import load_average, machine_busy_cores, machine_sample, udp_drops
 from bench.fanout_proc import Child, ChildError
 
 FLOOR_PROFILES = ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"]
@@ -250,12 +250,19 @@ class Room:
     async def snapshot(self, start: bool) -> dict[str, Any]:
         assert self.server is not None and self.publisher is not None
         machine = machine_sample()
+        drops = udp_drops([c.pid for c in self.children])
         server, publisher, *hosts = await asyncio.gather(
             self.server.request("stats", rescan=start),
             self.publisher.request("stats"),
             *(h.request("stats") for h, _ in self.hosts),
         )
-        return {"machine": machine, "server": server, "publisher": publisher, "hosts": hosts}
+        return {
+            "machine": machine,
+            "drops": drops,
+            "server": server,
+            "publisher": publisher,
+            "hosts": hosts,
+        }
 
     async def measure(self, n: int, connect: dict[str, Any]) -> dict[str, Any]:
         args = self.args
@@ -288,7 +295,10 @@ class Room:
         for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True):
             for sa, sb in zip(ha["subscribers"], hb["subscribers"], strict=True):
                 per_sub.append(
-                    {k: (sb[k] - sa[k]) / w for k in ("video", "audio", "other", "video_frames")}
+                    {
+                        k: (sb[k] - sa[k]) / w
+                        for k in ("video", "audio", "other", "video_frames", "expected")
+                    }
                 )
                 subs_b.append(sb)
         assert len(per_sub) == n, (len(per_sub), n)
@@ -307,15 +317,33 @@ class Room:
             expected_rate = (srv_b["packets_out"] - srv_a["packets_out"]) / wall
         else:
             expected_rate = pub_rate * n
-        us = server_cpu / wall / (pub_rate * n) * 1e6 if pub_rate else None
+        # packets in: as the server counted them (it may lag behind the publisher when the
+        # machine starves it; its CPU then paid for what it processed, not what was sent)
+        in_rate = server_in or pub_rate
+        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate else None
         fps = [s["video_frames"] for s in per_sub]
-        ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
+        rate_ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
+        # loss from sequence-number gaps (immune to what sits in socket queues at the edges)
+        seq_expected = sum(s["expected"] for s in per_sub)
+        seq_ratios = [
+            (s["video"] + s["audio"]) / s["expected"] if s["expected"] else 0.0 for s in per_sub
+        ]
         received = received_rate
         expected = expected_rate
         pub_video = pub_video / pub_wall * wall
         pub_packets = pub_packets / pub_wall * wall
+        assert self.server is not None and self.publisher is not None
+        da, db = a["drops"], b["drops"]
+
+        def dropped(pid: int) -> int:
+            return int(db.get(pid, 0) - da.get(pid, 0))
+
         details: dict[str, Any] = {
             "window_s": r(wall, 2),
+            # datagrams the kernel dropped (receive buffer full) during the window
+            "udp_drops_server": dropped(self.server.pid),
+            "udp_drops_publisher": dropped(self.publisher.pid),
+            "udp_drops_subscribers": sum(dropped(h.pid) for h, _ in self.hosts),
             "server_cpu_percent": r(server_cpu / wall * 100, 1),
             "publisher_cpu_percent": r(pub_cpu, 1),
             "subscriber_processes": len(host_cpu),
@@ -328,20 +356,25 @@ class Room:
             "server_packets_in_per_s": r(server_in, 1) if server_in else None,
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
-            "subscriber_received_ratio_min": r(min(ratios), 4)
-            if ratios and self.mode == "forward"
+            "subscriber_received_ratio_min": r(min(seq_ratios), 4) if seq_ratios else None,
+            # received rate / (publisher's send rate x N), or / the server's send rate for
+            # mediarelay: also catches a subscriber that gets nothing at all
+            "rate_ratio": r(received / expected, 4) if expected else None,
+            "subscriber_rate_ratio_min": r(min(rate_ratios), 4)
+            if rate_ratios and self.mode == "forward"
             else None,
             "other_packets": other,
             "subscribers_disconnected": down,
             "keyframe_requests": pb["keyframe_requests"] - pa["keyframe_requests"],
             "keyframe_requests_total": pb["keyframe_requests"],
+            "publisher_retransmissions": pb["retransmissions"] - pa["retransmissions"],
             "srtp_profile": self.srtp_profile,
             **extra,
         }
         fields: dict[str, Any] = {
             "us_per_packet": r(us),
             "cpu_percent_per_subscriber": r(server_cpu / wall * 100 / n, 4),
-            "received_ratio": r(received / expected, 4) if expected else None,
+            "received_ratio": r(received / seq_expected, 4) if seq_expected else None,
         }
         hist_a, hist_b = srv_a.get("latency_histogram"), srv_b.get("latency_histogram")
         if hist_a is not None and hist_b is not None:
@@ -367,6 +400,8 @@ def saturated(result: dict[str, Any]) -> str | None:
         return f"a subscriber got {d['subscriber_fps_min']} fps (< 90 % of {EXPECTED_FPS})"
     if result["received_ratio"] is not None and result["received_ratio"] < 0.99:
         return f"received ratio {result['received_ratio']}"
+    if d["rate_ratio"] is not None and d["rate_ratio"] < 0.9:
+        return f"received rate only {d['rate_ratio']} of the sent rate"
     if d["server_cpu_percent"] is not None and d["server_cpu_percent"] > 0.95 * 100 * (
         os.cpu_count() or 1
     ):

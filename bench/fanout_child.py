@@ -44,7 +44,7 @@ async def _main(role: str, sfu_path: str | None) -> None:
         from bench.fanout_forward import ForwardServer
 
         fwd = ForwardServer()
-        handlers = {"listen": fwd.listen, "stats": fwd.stats}
+        handlers = {"listen": fwd.listen, "stats": fwd.stats, "debug": fwd.debug}
         closer = fwd.close
     elif role == "drainer":
         from bench.fanout_clients import SocketPoller

@@ -143,6 +143,17 @@ class ForwardServer:
             ]
         return out
 
+    async def debug(self) -> dict[str, Any]:
+        """Diagnostics (not used while measuring: it walks the heap)."""
+        from media.transport import Ingress
+
+        ingresses = [o for o in gc.get_objects() if type(o) is Ingress]
+        return {
+            "ingresses": len(ingresses),
+            "unprotect_failures": sum(i.unprotect_failures for i in ingresses),
+            "sessions": len(self.sessions),
+        }
+
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
