@@ -105,7 +105,7 @@ async def run_floor(args: argparse.Namespace, logdir: Path, out: Output) -> None
     floor = await Child.start("floor", ["floor"], logdir)
     try:
         ports = (await drainer.request("open", count=args.floor_sessions))["ports"]
-        profiles = FLOOR_PROFILES[:1] + FLOOR_PROFILES[2:] if args.quick else FLOOR_PROFILES
+        profiles = args.floor_profiles
         for profile in profiles:
             await floor.request("setup", profile=profile, ports=ports)
             before = await drainer.request("stats")
@@ -118,7 +118,9 @@ async def run_floor(args: argparse.Namespace, logdir: Path, out: Output) -> None
             )
             await asyncio.sleep(0.3)
             after = await drainer.request("stats")
-            parts = await floor.request("parts", timeout=120, profile=profile)
+            parts = await floor.request(
+                "parts", timeout=120, profile=profile, n=5_000 if args.quick else 20_000
+            )
             received = after["received"] - before["received"]
             out.emit(
                 line(
@@ -522,6 +524,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=None, help="seconds before the window")
     p.add_argument("--floor-seconds", type=float, default=None)
     p.add_argument("--floor-sessions", type=int, default=100)
+    p.add_argument(
+        "--floor-profiles",
+        default=None,
+        help=f"SRTP profiles for the floor (default: {','.join(FLOOR_PROFILES)})",
+    )
     p.add_argument("--per-process", type=int, default=50, help="subscribers per client process")
     p.add_argument("--connect-parallel", type=int, default=8)
     p.add_argument("--flow-timeout", type=float, default=20.0)
@@ -545,6 +552,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.floor_seconds = args.floor_seconds or (1.5 if q else 4.0)
     args.max_seconds = args.max_seconds or (120.0 if q else 480.0)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    default_profiles = [FLOOR_PROFILES[0], FLOOR_PROFILES[2]] if q else FLOOR_PROFILES
+    args.floor_profiles = (
+        args.floor_profiles.split(",") if args.floor_profiles else default_profiles
+    )
     return args
 
 

@@ -80,8 +80,8 @@ async def _main(role: str, sfu_path: str | None) -> None:
         async def paced(profile: str, seconds: float, bursts_per_second: float) -> dict[str, Any]:
             return floors[profile].paced(seconds, bursts_per_second)
 
-        async def parts(profile: str) -> dict[str, Any]:
-            return floors[profile].parts()
+        async def parts(profile: str, n: int = 20_000) -> dict[str, Any]:
+            return floors[profile].parts(n)
 
         handlers = {"setup": setup, "paced": paced, "parts": parts}
     else:
