@@ -370,6 +370,7 @@ class Room:
             "keyframe_requests": pb["keyframe_requests"] - pa["keyframe_requests"],
             "keyframe_requests_total": pb["keyframe_requests"],
             "publisher_retransmissions": pb["retransmissions"] - pa["retransmissions"],
+            "publisher_state": pb["state"],
             "srtp_profile": self.srtp_profile,
             **extra,
         }
@@ -397,18 +398,34 @@ class Room:
 
 
 def saturated(result: dict[str, Any]) -> str | None:
+    """Why this case did not keep up (None if it did), naming the side that fell behind."""
     d = result["details"]
+    reasons = []
     if d["subscriber_fps_min"] is not None and d["subscriber_fps_min"] < 0.9 * EXPECTED_FPS:
-        return f"a subscriber got {d['subscriber_fps_min']} fps (< 90 % of {EXPECTED_FPS})"
+        reasons.append(f"a subscriber got {d['subscriber_fps_min']} fps (< 90 % of {EXPECTED_FPS})")
     if result["received_ratio"] is not None and result["received_ratio"] < 0.99:
-        return f"received ratio {result['received_ratio']}"
+        reasons.append(f"received ratio {result['received_ratio']}")
     if d["rate_ratio"] is not None and d["rate_ratio"] < 0.9:
-        return f"received rate only {d['rate_ratio']} of the sent rate"
-    if d["server_cpu_percent"] is not None and d["server_cpu_percent"] > 0.95 * 100 * (
+        reasons.append(f"received rate only {d['rate_ratio']} of the sent rate")
+    if not reasons:
+        return None
+    server_in, published = d.get("server_packets_in_per_s"), d.get("publisher_packets_per_s")
+    behind = []
+    if d["udp_drops_server"] or (server_in and published and server_in < 0.95 * published):
+        behind.append(
+            f"server (ingress {server_in}/s of {published}/s sent, "
+            f"{d['udp_drops_server']} datagrams dropped, CPU {d['server_cpu_percent']} %)"
+        )
+    if d["udp_drops_subscribers"] or max(d["subscriber_cpu_percent"] or [0]) > 90:
+        behind.append(
+            f"subscribers ({d['udp_drops_subscribers']} datagrams dropped, "
+            f"CPU {d['subscriber_cpu_percent']} %)"
+        )
+    if d["machine_busy_cores"] is not None and d["machine_busy_cores"] > 0.95 * (
         os.cpu_count() or 1
     ):
-        return f"server at {d['server_cpu_percent']} % CPU"
-    return None
+        behind.append(f"machine ({d['machine_busy_cores']} cores busy, load {d['load']})")
+    return "; ".join(reasons) + (" - behind: " + ", ".join(behind) if behind else "")
 
 
 async def run_room(
@@ -443,11 +460,12 @@ async def run_room(
             except (ChildError, AssertionError) as exc:
                 out.emit(line(mode, n, error=str(exc)))
                 break
-            out.emit(result)
             reason = saturated(result)
             if reason:
-                out.note(f"{mode}: saturated at N={n}: {reason}")
                 result["details"]["saturated"] = reason
+            out.emit(result)
+            if reason:
+                out.note(f"{mode}: did not keep up at N={n}: {reason}")
                 if stop_when_saturated:
                     break
     except ChildError as exc:
@@ -478,8 +496,10 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
             x["details"]["srtp_profile"]: x["us_per_packet"] for x in floors
         }
     if relay:
-        # the cheapest MediaRelay subscriber measured (the most favourable figure for it)
-        cheapest = min(relay, key=lambda x: x["cpu_percent_per_subscriber"])
+        # the cheapest MediaRelay subscriber measured while it kept up (the most favourable
+        # figure for it: past saturation it skips frames, so its CPU per subscriber falls)
+        unsaturated = [x for x in relay if not x["details"].get("saturated")] or relay
+        cheapest = min(unsaturated, key=lambda x: x["cpu_percent_per_subscriber"])
         out["mediarelay_cpu_percent_per_subscriber"] = cheapest["cpu_percent_per_subscriber"]
         out["mediarelay_at_subscribers"] = cheapest["subscribers"]
         sat = [x for x in relay if x["details"].get("saturated")]

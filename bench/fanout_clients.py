@@ -520,6 +520,7 @@ class Publisher:
             "video_frames": self.video.frames_sent,
             "keyframe_requests": self.video.keyframe_requests,
             "retransmissions": self.retransmissions,
+            "state": self.pc.connectionState,
         }
 
     async def close(self) -> None:
