@@ -266,9 +266,31 @@ class Room:
             "hosts": hosts,
         }
 
+    async def settle(self, timeout: float) -> float:
+        """Wait (up to ``timeout``) until the server takes in packets as fast as the publisher
+        sends them: after many subscribers joined at once it may still be working off a
+        backlog. Returns the seconds waited."""
+        assert self.server is not None and self.publisher is not None
+        t0 = time.monotonic()
+        prev = None
+        while time.monotonic() - t0 < timeout:
+            srv, pub = await asyncio.gather(
+                self.server.request("stats"), self.publisher.request("stats")
+            )
+            cur = (srv["wall"], srv["packets_in"], pub["wall"], sum(pub["packets"].values()))
+            if prev is not None and cur[0] > prev[0] and cur[2] > prev[2]:
+                server_rate = (cur[1] - prev[1]) / (cur[0] - prev[0])
+                pub_rate = (cur[3] - prev[3]) / (cur[2] - prev[2])
+                if pub_rate > 0 and server_rate >= 0.97 * pub_rate:
+                    break
+            prev = cur
+            await asyncio.sleep(1.0)
+        return time.monotonic() - t0
+
     async def measure(self, n: int, connect: dict[str, Any]) -> dict[str, Any]:
         args = self.args
         flowing = await self.wait_flowing(args.flow_timeout)
+        connect["settle_s"] = round(await self.settle(10.0), 1)
         await asyncio.sleep(args.warmup)
         a = await self.snapshot(start=True)
         await asyncio.sleep(args.window)
@@ -388,8 +410,8 @@ class Room:
             fields["latency_p50_ms"] = r(p50)
             fields["latency_p99_ms"] = r(p99)
             details["latency_samples"] = sum(c for _, c in buckets)
-        for key in ("server_details",):
-            if key in srv_b:
+        for key in ("server_details", "events", "errors"):
+            if srv_b.get(key):
                 details[key] = srv_b[key]
         return line(self.mode, n, **fields, details=details)
 
