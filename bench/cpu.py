@@ -56,3 +56,41 @@ def machine_busy_cores(a: MachineSample, b: MachineSample) -> float:
 def load_average() -> tuple[float, float, float]:
     one, five, fifteen = os.getloadavg()
     return (round(one, 2), round(five, 2), round(fifteen, 2))
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes: set[str] = set()
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"{fd_dir}/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def udp_drops(pids: list[int]) -> dict[int, int]:
+    """Datagrams the kernel dropped on each process's UDP sockets (receive buffer full)."""
+    owner: dict[str, int] = {}
+    for pid in pids:
+        for inode in _socket_inodes(pid):
+            owner[inode] = pid
+    drops = dict.fromkeys(pids, 0)
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                next(f)
+                for row in f:
+                    fields = row.split()
+                    pid = owner.get(fields[9])
+                    if pid is not None:
+                        drops[pid] += int(fields[12])
+        except OSError:
+            continue
+    return drops

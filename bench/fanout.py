@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import load_average, machine_busy_cores, machine_sample
+from bench.cpu import load_average, machine_busy_cores, machine_sample, udp_drops
 from bench.fanout_proc import Child, ChildError
 
 FLOOR_PROFILES = ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"]
@@ -105,7 +105,7 @@ async def run_floor(args: argparse.Namespace, logdir: Path, out: Output) -> None
     floor = await Child.start("floor", ["floor"], logdir)
     try:
         ports = (await drainer.request("open", count=args.floor_sessions))["ports"]
-        profiles = FLOOR_PROFILES[:1] + FLOOR_PROFILES[2:] if args.quick else FLOOR_PROFILES
+        profiles = args.floor_profiles
         for profile in profiles:
             await floor.request("setup", profile=profile, ports=ports)
             before = await drainer.request("stats")
@@ -118,7 +118,9 @@ async def run_floor(args: argparse.Namespace, logdir: Path, out: Output) -> None
             )
             await asyncio.sleep(0.3)
             after = await drainer.request("stats")
-            parts = await floor.request("parts", timeout=120, profile=profile)
+            parts = await floor.request(
+                "parts", timeout=120, profile=profile, n=5_000 if args.quick else 20_000
+            )
             received = after["received"] - before["received"]
             out.emit(
                 line(
@@ -231,23 +233,64 @@ class Room:
             if all(s["video"] > 0 for st in stats for s in st["subscribers"]):
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
-                silent = sum(1 for st in stats for s in st["subscribers"] if s["video"] == 0)
-                raise ChildError(f"{silent} subscribers received no video after {timeout:.0f} s")
+                subs = [s for st in stats for s in st["subscribers"]]
+                silent = [s for s in subs if s["video"] == 0]
+                mute = sum(1 for s in silent if s["audio"] == 0)
+                down = sum(1 for s in silent if not s.get("up", 1))
+                server: dict[str, Any] = {}
+                if self.server is not None:
+                    with contextlib.suppress(ChildError):
+                        server = await self.server.request("stats")
+                diag = {k: server.get(k) for k in ("events", "errors", "server_details")}
+                raise ChildError(
+                    f"{len(silent)} of {len(subs)} subscribers received no video after "
+                    f"{timeout:.0f} s ({mute} no audio either, {down} not connected); "
+                    f"server: {json.dumps(diag)}"
+                )
             await asyncio.sleep(0.25)
 
     async def snapshot(self, start: bool) -> dict[str, Any]:
         assert self.server is not None and self.publisher is not None
         machine = machine_sample()
+        drops = udp_drops([c.pid for c in self.children])
         server, publisher, *hosts = await asyncio.gather(
             self.server.request("stats", rescan=start),
             self.publisher.request("stats"),
             *(h.request("stats") for h, _ in self.hosts),
         )
-        return {"machine": machine, "server": server, "publisher": publisher, "hosts": hosts}
+        return {
+            "machine": machine,
+            "drops": drops,
+            "server": server,
+            "publisher": publisher,
+            "hosts": hosts,
+        }
+
+    async def settle(self, timeout: float) -> float:
+        """Wait (up to ``timeout``) until the server takes in packets as fast as the publisher
+        sends them: after many subscribers joined at once it may still be working off a
+        backlog. Returns the seconds waited."""
+        assert self.server is not None and self.publisher is not None
+        t0 = time.monotonic()
+        prev = None
+        while time.monotonic() - t0 < timeout:
+            srv, pub = await asyncio.gather(
+                self.server.request("stats"), self.publisher.request("stats")
+            )
+            cur = (srv["wall"], srv["packets_in"], pub["wall"], sum(pub["packets"].values()))
+            if prev is not None and cur[0] > prev[0] and cur[2] > prev[2]:
+                server_rate = (cur[1] - prev[1]) / (cur[0] - prev[0])
+                pub_rate = (cur[3] - prev[3]) / (cur[2] - prev[2])
+                if pub_rate > 0 and server_rate >= 0.97 * pub_rate:
+                    break
+            prev = cur
+            await asyncio.sleep(1.0)
+        return time.monotonic() - t0
 
     async def measure(self, n: int, connect: dict[str, Any]) -> dict[str, Any]:
         args = self.args
         flowing = await self.wait_flowing(args.flow_timeout)
+        connect["settle_s"] = round(await self.settle(10.0), 1)
         await asyncio.sleep(args.warmup)
         a = await self.snapshot(start=True)
         await asyncio.sleep(args.window)
@@ -257,39 +300,74 @@ class Room:
     def figures(
         self, n: int, a: dict[str, Any], b: dict[str, Any], extra: dict[str, Any]
     ) -> dict[str, Any]:
-        wall = b["server"]["wall"] - a["server"]["wall"]
+        # Every process stamps its own answer (CLOCK_MONOTONIC is system-wide): rates are taken
+        # over each process's own window, so a late answer on a loaded machine skews nothing.
+        def span(x: dict[str, Any], y: dict[str, Any]) -> float:
+            return float(y["wall"] - x["wall"])
+
+        wall = span(a["server"], b["server"])
         server_cpu = b["server"]["cpu"] - a["server"]["cpu"]
         pa, pb = a["publisher"], b["publisher"]
+        pub_wall = span(pa, pb)
         pub_video = pb["packets"]["video"] - pa["packets"]["video"]
         pub_audio = pb["packets"]["audio"] - pa["packets"]["audio"]
         pub_packets = pub_video + pub_audio
-        subs_a = [s for h in a["hosts"] for s in h["subscribers"]]
-        subs_b = [s for h in b["hosts"] for s in h["subscribers"]]
-        assert len(subs_a) == len(subs_b) == n, (len(subs_a), len(subs_b), n)
-        per_sub = [
-            {k: sb[k] - sa[k] for k in ("video", "audio", "other", "video_frames")}
-            for sa, sb in zip(subs_a, subs_b, strict=True)
-        ]
-        received = sum(s["video"] + s["audio"] for s in per_sub)
+        pub_rate = pub_packets / pub_wall
+        host_walls = [span(ha, hb) for ha, hb in zip(a["hosts"], b["hosts"], strict=True)]
+        per_sub: list[dict[str, float]] = []
+        subs_b: list[dict[str, Any]] = []
+        for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True):
+            for sa, sb in zip(ha["subscribers"], hb["subscribers"], strict=True):
+                per_sub.append(
+                    {
+                        k: (sb[k] - sa[k]) / w
+                        for k in ("video", "audio", "other", "video_frames", "expected")
+                    }
+                )
+                subs_b.append(sb)
+        assert len(per_sub) == n, (len(per_sub), n)
+        received_rate = sum(s["video"] + s["audio"] for s in per_sub)
+        down = sum(1 for s in subs_b if not s.get("up", 1))
         other = sum(s["other"] for s in per_sub)
         host_cpu = [
-            (hb["cpu"] - ha["cpu"]) / wall * 100
-            for ha, hb in zip(a["hosts"], b["hosts"], strict=True)
+            (hb["cpu"] - ha["cpu"]) / w * 100
+            for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
         ]
-        pub_cpu = (pb["cpu"] - pa["cpu"]) / wall * 100
+        pub_cpu = (pb["cpu"] - pa["cpu"]) / pub_wall * 100
         srv_a, srv_b = a["server"], b["server"]
-        if self.mode == "mediarelay":
-            # re-encoded per subscriber: compare with what the server sent
-            expected = srv_b["packets_out"] - srv_a["packets_out"]
-            server_in = srv_b["packets_in"] - srv_a["packets_in"]
+        server_in = (srv_b.get("packets_in", 0) - srv_a.get("packets_in", 0)) / wall
+        if self.mode in ("mediarelay", "clip"):
+            # sent per subscriber by aiortc: compare with what the server sent
+            expected_rate = (srv_b["packets_out"] - srv_a["packets_out"]) / wall
         else:
-            expected = pub_packets * n
-            server_in = srv_b.get("packets_in", 0) - srv_a.get("packets_in", 0)
-        us = server_cpu / (pub_packets * n) * 1e6 if pub_packets else None
-        fps = [s["video_frames"] / wall for s in per_sub]
-        ratios = [(s["video"] + s["audio"]) / pub_packets if pub_packets else 0.0 for s in per_sub]
+            expected_rate = pub_rate * n
+        # packets in: as the server counted them (it may lag behind the publisher when the
+        # machine starves it; its CPU then paid for what it processed, not what was sent)
+        in_rate = server_in or pub_rate
+        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate else None
+        fps = [s["video_frames"] for s in per_sub]
+        rate_ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
+        # loss from sequence-number gaps (immune to what sits in socket queues at the edges)
+        seq_expected = sum(s["expected"] for s in per_sub)
+        seq_ratios = [
+            (s["video"] + s["audio"]) / s["expected"] if s["expected"] else 0.0 for s in per_sub
+        ]
+        received = received_rate
+        expected = expected_rate
+        pub_video = pub_video / pub_wall * wall
+        pub_packets = pub_packets / pub_wall * wall
+        assert self.server is not None and self.publisher is not None
+        da, db = a["drops"], b["drops"]
+
+        def dropped(pid: int) -> int:
+            return int(db.get(pid, 0) - da.get(pid, 0))
+
         details: dict[str, Any] = {
             "window_s": r(wall, 2),
+            # datagrams the kernel dropped (receive buffer full) during the window
+            "udp_drops_server": dropped(self.server.pid),
+            "udp_drops_publisher": dropped(self.publisher.pid),
+            "udp_drops_subscribers": sum(dropped(h.pid) for h, _ in self.hosts),
             "server_cpu_percent": r(server_cpu / wall * 100, 1),
             "publisher_cpu_percent": r(pub_cpu, 1),
             "subscriber_processes": len(host_cpu),
@@ -298,22 +376,30 @@ class Room:
             "load": load_average(),
             "publisher_packets_per_s": r(pub_packets / wall, 1),
             "publisher_video_packets_per_s": r(pub_video / wall, 1),
-            "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / wall, 1),
-            "server_packets_in_per_s": r(server_in / wall, 1) if server_in else None,
+            "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / pub_wall, 1),
+            "server_packets_in_per_s": r(server_in, 1) if server_in else None,
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
-            "subscriber_received_ratio_min": r(min(ratios), 4)
-            if ratios and self.mode != "mediarelay"
+            "subscriber_received_ratio_min": r(min(seq_ratios), 4) if seq_ratios else None,
+            # received rate / (publisher's send rate x N), or / the server's send rate for
+            # mediarelay: also catches a subscriber that gets nothing at all
+            "rate_ratio": r(received / expected, 4) if expected else None,
+            "subscriber_rate_ratio_min": r(min(rate_ratios), 4)
+            if rate_ratios and self.mode == "forward"
             else None,
             "other_packets": other,
+            "subscribers_disconnected": down,
             "keyframe_requests": pb["keyframe_requests"] - pa["keyframe_requests"],
+            "keyframe_requests_total": pb["keyframe_requests"],
+            "publisher_retransmissions": pb["retransmissions"] - pa["retransmissions"],
+            "publisher_state": pb["state"],
             "srtp_profile": self.srtp_profile,
             **extra,
         }
         fields: dict[str, Any] = {
             "us_per_packet": r(us),
             "cpu_percent_per_subscriber": r(server_cpu / wall * 100 / n, 4),
-            "received_ratio": r(received / expected, 4) if expected else None,
+            "received_ratio": r(received / seq_expected, 4) if seq_expected else None,
         }
         hist_a, hist_b = srv_a.get("latency_histogram"), srv_b.get("latency_histogram")
         if hist_a is not None and hist_b is not None:
@@ -324,8 +410,8 @@ class Room:
             fields["latency_p50_ms"] = r(p50)
             fields["latency_p99_ms"] = r(p99)
             details["latency_samples"] = sum(c for _, c in buckets)
-        for key in ("server_details",):
-            if key in srv_b:
+        for key in ("server_details", "events", "errors"):
+            if srv_b.get(key):
                 details[key] = srv_b[key]
         return line(self.mode, n, **fields, details=details)
 
@@ -334,16 +420,34 @@ class Room:
 
 
 def saturated(result: dict[str, Any]) -> str | None:
+    """Why this case did not keep up (None if it did), naming the side that fell behind."""
     d = result["details"]
+    reasons = []
     if d["subscriber_fps_min"] is not None and d["subscriber_fps_min"] < 0.9 * EXPECTED_FPS:
-        return f"a subscriber got {d['subscriber_fps_min']} fps (< 90 % of {EXPECTED_FPS})"
+        reasons.append(f"a subscriber got {d['subscriber_fps_min']} fps (< 90 % of {EXPECTED_FPS})")
     if result["received_ratio"] is not None and result["received_ratio"] < 0.99:
-        return f"received ratio {result['received_ratio']}"
-    if d["server_cpu_percent"] is not None and d["server_cpu_percent"] > 0.95 * 100 * (
+        reasons.append(f"received ratio {result['received_ratio']}")
+    if d["rate_ratio"] is not None and d["rate_ratio"] < 0.9:
+        reasons.append(f"received rate only {d['rate_ratio']} of the sent rate")
+    if not reasons:
+        return None
+    server_in, published = d.get("server_packets_in_per_s"), d.get("publisher_packets_per_s")
+    behind = []
+    if d["udp_drops_server"] or (server_in and published and server_in < 0.95 * published):
+        behind.append(
+            f"server (ingress {server_in}/s of {published}/s sent, "
+            f"{d['udp_drops_server']} datagrams dropped, CPU {d['server_cpu_percent']} %)"
+        )
+    if d["udp_drops_subscribers"] or max(d["subscriber_cpu_percent"] or [0]) > 90:
+        behind.append(
+            f"subscribers ({d['udp_drops_subscribers']} datagrams dropped, "
+            f"CPU {d['subscriber_cpu_percent']} %)"
+        )
+    if d["machine_busy_cores"] is not None and d["machine_busy_cores"] > 0.95 * (
         os.cpu_count() or 1
     ):
-        return f"server at {d['server_cpu_percent']} % CPU"
-    return None
+        behind.append(f"machine ({d['machine_busy_cores']} cores busy, load {d['load']})")
+    return "; ".join(reasons) + (" - behind: " + ", ".join(behind) if behind else "")
 
 
 async def run_room(
@@ -357,6 +461,7 @@ async def run_room(
 ) -> None:
     server_role, dialect = {
         "mediarelay": ("relay-server", "relay"),
+        "clip": ("clip-server", "relay"),
         "forward": ("forward-server", "hub"),
     }[mode]
     room = Room(mode, args, logdir, server_role, dialect)
@@ -377,11 +482,12 @@ async def run_room(
             except (ChildError, AssertionError) as exc:
                 out.emit(line(mode, n, error=str(exc)))
                 break
-            out.emit(result)
             reason = saturated(result)
             if reason:
-                out.note(f"{mode}: saturated at N={n}: {reason}")
                 result["details"]["saturated"] = reason
+            out.emit(result)
+            if reason:
+                out.note(f"{mode}: did not keep up at N={n}: {reason}")
                 if stop_when_saturated:
                     break
     except ChildError as exc:
@@ -412,8 +518,10 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
             x["details"]["srtp_profile"]: x["us_per_packet"] for x in floors
         }
     if relay:
-        # the cheapest MediaRelay subscriber measured (the most favourable figure for it)
-        cheapest = min(relay, key=lambda x: x["cpu_percent_per_subscriber"])
+        # the cheapest MediaRelay subscriber measured while it kept up (the most favourable
+        # figure for it: past saturation it skips frames, so its CPU per subscriber falls)
+        unsaturated = [x for x in relay if not x["details"].get("saturated")] or relay
+        cheapest = min(unsaturated, key=lambda x: x["cpu_percent_per_subscriber"])
         out["mediarelay_cpu_percent_per_subscriber"] = cheapest["cpu_percent_per_subscriber"]
         out["mediarelay_at_subscribers"] = cheapest["subscribers"]
         sat = [x for x in relay if x["details"].get("saturated")]
@@ -458,6 +566,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=None, help="seconds before the window")
     p.add_argument("--floor-seconds", type=float, default=None)
     p.add_argument("--floor-sessions", type=int, default=100)
+    p.add_argument(
+        "--floor-profiles",
+        default=None,
+        help=f"SRTP profiles for the floor (default: {','.join(FLOOR_PROFILES)})",
+    )
     p.add_argument("--per-process", type=int, default=50, help="subscribers per client process")
     p.add_argument("--connect-parallel", type=int, default=8)
     p.add_argument("--flow-timeout", type=float, default=20.0)
@@ -481,6 +594,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.floor_seconds = args.floor_seconds or (1.5 if q else 4.0)
     args.max_seconds = args.max_seconds or (120.0 if q else 480.0)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    default_profiles = [FLOOR_PROFILES[0], FLOOR_PROFILES[2]] if q else FLOOR_PROFILES
+    args.floor_profiles = (
+        args.floor_profiles.split(",") if args.floor_profiles else default_profiles
+    )
     return args
 
 
@@ -496,7 +613,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await run_floor(args, logdir, out)
             elif mode == "mediarelay":
                 await run_room(mode, args, logdir, out, args.relay_subscribers, deadline, True)
-            elif mode == "forward":
+            elif mode in ("forward", "clip"):
                 await run_room(mode, args, logdir, out, args.subscribers, deadline, False)
             else:
                 raise SystemExit(f"unknown mode {mode}")

@@ -34,17 +34,17 @@ async def _main(role: str, sfu_path: str | None) -> None:
         host = SubscriberHost()
         handlers = {"add": host.add, "stats": host.stats}
         closer = host.close
-    elif role == "relay-server":
+    elif role in ("relay-server", "clip-server"):
         from bench.fanout_server import RelayServer
 
-        relay = RelayServer()
+        relay = RelayServer("clip" if role == "clip-server" else "relay")
         handlers = {"listen": relay.listen, "stats": relay.stats}
         closer = relay.close
     elif role == "forward-server":
         from bench.fanout_forward import ForwardServer
 
         fwd = ForwardServer()
-        handlers = {"listen": fwd.listen, "stats": fwd.stats}
+        handlers = {"listen": fwd.listen, "stats": fwd.stats, "debug": fwd.debug}
         closer = fwd.close
     elif role == "drainer":
         from bench.fanout_clients import SocketPoller
@@ -80,8 +80,8 @@ async def _main(role: str, sfu_path: str | None) -> None:
         async def paced(profile: str, seconds: float, bursts_per_second: float) -> dict[str, Any]:
             return floors[profile].paced(seconds, bursts_per_second)
 
-        async def parts(profile: str) -> dict[str, Any]:
-            return floors[profile].parts()
+        async def parts(profile: str, n: int = 20_000) -> dict[str, Any]:
+            return floors[profile].parts(n)
 
         handlers = {"setup": setup, "paced": paced, "parts": parts}
     else:

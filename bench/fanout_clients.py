@@ -221,16 +221,32 @@ _original_datagram_received = aioice.ice.StunProtocol.datagram_received
 _original_init = aioice.ice.StunProtocol.__init__
 
 
+def count_rtp(counts: list[int], seqs: dict[int, list[int]], data: bytes, b1: int) -> None:
+    """Count one RTP packet: ``counts[marker | payload type]``, and per payload type the first
+    and highest extended sequence numbers (``seqs[pt] = [first, highest]``), so that losses
+    show as gaps whatever is still queued in a socket when a window starts or ends."""
+    counts[b1] += 1
+    seq = (data[2] << 8) | data[3]
+    state = seqs.get(b1 & 0x7F)
+    if state is None:
+        seqs[b1 & 0x7F] = [seq, seq]
+        return
+    delta = (seq - state[1]) & 0xFFFF
+    if 0 < delta < 0x8000:
+        state[1] += delta
+
+
 def _counting_init(self: Any, receiver: Any) -> None:
     _original_init(self, receiver)
     # counts[b] = number of RTP packets whose second header byte (marker bit | payload type) was b
     self.bench_counts = [0] * 256
+    self.bench_seqs = {}
 
 
 def _counting_datagram_received(self: Any, data: bytes, addr: tuple[Any, ...]) -> None:
     b1 = data[1]
     if 127 < data[0] < 192 and not 191 < b1 < 224:  # RTP v2, not RTCP (RFC 5761)
-        self.bench_counts[b1] += 1
+        count_rtp(self.bench_counts, self.bench_seqs, data, b1)
         return
     _original_datagram_received(self, data, addr)
 
@@ -261,14 +277,20 @@ class SocketPoller:
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
         self.epoll = select.epoll()
-        self.entries: dict[int, tuple[socket.socket, list[int], Callable[..., None] | None]] = {}
+        self.entries: dict[
+            int, tuple[socket.socket, list[int], dict[int, list[int]], Callable[..., None] | None]
+        ] = {}
         self.task: asyncio.Future[None] | None = None
 
     def add(
-        self, sock: socket.socket, counts: list[int], fallback: Callable[..., None] | None
+        self,
+        sock: socket.socket,
+        counts: list[int],
+        fallback: Callable[..., None] | None,
+        seqs: dict[int, list[int]] | None = None,
     ) -> None:
         fd = sock.fileno()
-        self.entries[fd] = (sock, counts, fallback)
+        self.entries[fd] = (sock, counts, {} if seqs is None else seqs, fallback)
         self.epoll.register(fd, select.EPOLLIN)
         if self.task is None:
             self.task = asyncio.ensure_future(self._run())
@@ -284,7 +306,7 @@ class SocketPoller:
         def fallback(data: bytes, addr: tuple[Any, ...]) -> None:
             _original_datagram_received(proto, data, addr)
 
-        self.add(sock, proto.bench_counts, fallback)
+        self.add(sock, proto.bench_counts, fallback, proto.bench_seqs)
 
     def remove(self, sock: socket.socket) -> None:
         fd = sock.fileno()
@@ -303,7 +325,7 @@ class SocketPoller:
             entry = entries.get(fd)
             if entry is None:
                 continue
-            sock, counts, fallback = entry
+            sock, counts, seqs, fallback = entry
             recvfrom = sock.recvfrom
             while True:
                 try:
@@ -315,7 +337,7 @@ class SocketPoller:
                     break
                 b1 = data[1] if len(data) > 1 else 0
                 if 127 < data[0] < 192 and not 191 < b1 < 224:
-                    counts[b1] += 1
+                    count_rtp(counts, seqs, data, b1)
                 elif fallback is not None:
                     fallback(data, addr)
                 else:
@@ -336,8 +358,11 @@ class CountingSubscriber:
         self.kinds: dict[int, str] = {}
         self.connect_seconds: float | None = None
         self.keeper: asyncio.Future[None] | None = None
+        self._protocols: list[Any] = []
 
     def protocols(self) -> list[Any]:
+        if self._protocols:
+            return self._protocols  # kept: aioice forgets them when the connection closes
         protos: list[Any] = []
         for t in self.pc.getTransceivers():
             dtls = t.receiver.transport
@@ -349,12 +374,17 @@ class CountingSubscriber:
         return protos
 
     def counts(self) -> dict[str, int]:
-        """Cumulative packets per kind, and video frames (packets with the marker bit)."""
-        out = {"video": 0, "audio": 0, "other": 0, "video_frames": 0}
+        """Cumulative packets per kind, video frames (packets with the marker bit), and the
+        packets the sequence numbers say were sent (``expected``: highest - first + 1)."""
+        out = {"video": 0, "audio": 0, "other": 0, "video_frames": 0, "expected": 0}
+        out["up"] = int(self.pc.connectionState == "connected")
         for proto in self.protocols():
             counts = getattr(proto, "bench_counts", None)
             if counts is None:
                 continue
+            for pt, (first, highest) in proto.bench_seqs.items():
+                if self.kinds.get(pt) in ("video", "audio"):
+                    out["expected"] += highest - first + 1
             for b1, n in enumerate(counts):
                 if not n:
                     continue
@@ -373,6 +403,7 @@ class CountingSubscriber:
         self.keeper = asyncio.ensure_future(dialect.keep_alive(self.channel, self.pc))
         await wait_connected(self.pc, timeout)
         self.connect_seconds = time.monotonic() - t0
+        self._protocols = self.protocols()
         if self.poller is not None:
             for proto in self.protocols():
                 self.poller.add_protocol(proto)
@@ -447,6 +478,7 @@ class Publisher:
         self.audio = ClipAudioTrack(self.clip)
         self.channel: LineChannel | None = None
         self.keeper: asyncio.Future[None] | None = None
+        self.retransmissions = 0
 
     async def start(self, port: int, dialect: str, timeout: float = 20.0) -> dict[str, Any]:
         self.pc.addTrack(self.video)
@@ -460,6 +492,14 @@ class Publisher:
             if sender.kind == "video":
                 # a PLI/FIR from the server calls _send_keyframe: restart at the keyframe
                 sender._send_keyframe = self.video.request_keyframe  # type: ignore[method-assign]
+            # count NACKed packets (aiortc answers each with a retransmission it does not count)
+            original = sender._retransmit
+
+            async def retransmit(seq: int, original: Any = original) -> None:
+                self.retransmissions += 1
+                await original(seq)
+
+            sender._retransmit = retransmit  # type: ignore[method-assign]
         return {
             "srtp_profile": srtp_profile(self.pc),
             "video_bitrate": round(self.clip.video_bitrate),
@@ -479,6 +519,8 @@ class Publisher:
             "bytes": octets,
             "video_frames": self.video.frames_sent,
             "keyframe_requests": self.video.keyframe_requests,
+            "retransmissions": self.retransmissions,
+            "state": self.pc.connectionState,
         }
 
     async def close(self) -> None:

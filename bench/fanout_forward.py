@@ -107,6 +107,16 @@ class ForwardServer:
         """
         from media.stats import Counters
 
+        try:  # the publications' forwarders (media/registry.py sums the same)
+            found = [
+                p.forwarder.counters
+                for room in self.registry.rooms.values()
+                for p in room.publications.values()
+            ]
+            if found and all(type(c) is Counters for c in found):
+                return found
+        except AttributeError:
+            pass
         return [o for o in gc.get_objects() if type(o) is Counters]
 
     async def stats(self, rescan: bool = False) -> dict[str, Any]:
@@ -132,6 +142,17 @@ class ForwardServer:
                 [2.0 ** ((i + 1) / 8) / 1000.0, n] for i, n in enumerate(counts)
             ]
         return out
+
+    async def debug(self) -> dict[str, Any]:
+        """Diagnostics (not used while measuring: it walks the heap)."""
+        from media.transport import Ingress
+
+        ingresses = [o for o in gc.get_objects() if type(o) is Ingress]
+        return {
+            "ingresses": len(ingresses),
+            "unprotect_failures": sum(i.unprotect_failures for i in ingresses),
+            "sessions": len(self.sessions),
+        }
 
     async def close(self) -> None:
         if self.server is not None:

@@ -121,6 +121,12 @@ class Child:
             cwd=str(REPO),
             env={**os.environ, **(env or {})},
             limit=1 << 20,
+            # Its own session, hence its own scheduler autogroup (kernel.sched_autogroup_enabled):
+            # otherwise the server, the publisher and every subscriber process would share the
+            # one CPU share of the benchmark's session, like threads of one program, while on a
+            # shared machine every other program has its own. The parent's death still ends it
+            # (PR_SET_PDEATHSIG), and close() kills what is left.
+            start_new_session=True,
         )
         return cls(name, proc, log)
 

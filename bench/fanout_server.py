@@ -20,11 +20,18 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from bench.fanout_clients import LineChannel, new_pc, patch_loopback
+from bench.fanout_media import ClipAudioTrack, ClipVideoTrack, load_clip
 
 
 class RelayServer:
-    def __init__(self) -> None:
+    """``source="relay"``: MediaRelay. ``source="clip"`` (a harness check, mode ``clip``): each
+    subscriber gets its own copy of the pre-encoded clip, packetised by aiortc (no decoder, no
+    encoder), to exercise the subscriber processes at large N without the SFU."""
+
+    def __init__(self, source: str = "relay") -> None:
         patch_loopback()
+        self.source = source
+        self.clip = load_clip() if source == "clip" else None
         self.relay = MediaRelay()
         self.tracks: dict[str, MediaStreamTrack] = {}
         self.have_tracks = asyncio.Event()
@@ -72,7 +79,10 @@ class RelayServer:
             else:
                 await asyncio.wait_for(self.have_tracks.wait(), 30)
                 await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
-                for kind in ("video", "audio"):
+                if self.clip is not None:
+                    pc.addTrack(ClipVideoTrack(self.clip))
+                    pc.addTrack(ClipAudioTrack(self.clip))
+                for kind in ("video", "audio") if self.clip is None else ():
                     # unbuffered: a subscriber whose encoder falls behind skips frames instead of
                     # queueing decoded 640x480 frames without bound (its frame rate shows it)
                     pc.addTrack(self.relay.subscribe(self.tracks[kind], buffered=False))

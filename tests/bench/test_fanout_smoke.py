@@ -41,6 +41,8 @@ def test_fanout_quick_floor_and_mediarelay() -> None:
             "2",
             "--floor-seconds",
             "1",
+            "--floor-profiles",
+            "SRTP_AEAD_AES_256_GCM",
         ],
         cwd=REPO,
         capture_output=True,
