@@ -71,6 +71,7 @@ class Participant:
         self._inbox: asyncio.Queue[tuple[Action, asyncio.Future[None] | None]] = asyncio.Queue()
         self._closed = asyncio.Event()
         self._background: set[asyncio.Future[None]] = set()
+        self._busy = False
         self.task = asyncio.ensure_future(self.run())
 
     @property
@@ -91,12 +92,14 @@ class Participant:
                     action, done = await asyncio.wait_for(self._inbox.get(), remaining)
                 except TimeoutError:
                     continue
+                self._busy = True
                 try:
                     await action()
                 except Exception:
                     logger.exception("participant %s: action failed", self.key)
                     self.send(m.Error(code="internal", message="internal error"))
                 finally:
+                    self._busy = False
                     if done is not None and not done.done():
                         done.set_result(None)
 
@@ -199,7 +202,9 @@ class Participant:
             await self._closed.wait()
             return
         self.close_reason = reason
-        if self.task is not asyncio.current_task():
+        # An idle task is cancelled; a busy one may be the very action closing us (kick,
+        # end of meeting): it finishes that action and then sees close_reason and stops.
+        if not self._busy:
             self.task.cancel()
         self.room.participant_left(self, reason)
         try:

@@ -11,6 +11,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from media import messages as m
 from media.errors import CloseReason, ErrorCode, MediaError
+from media.uplink import check_offer, parse_offer
 
 if TYPE_CHECKING:
     from media.participant import Participant
@@ -106,6 +107,8 @@ async def on_publish_offer(p: Participant, msg: m.PublishOffer) -> None:
     room = p.room
     if not room.can_publish(p):
         raise MediaError(ErrorCode.NOT_ALLOWED, "you may not publish in this room now")
+    # Refuse garbage before a peer connection exists for it.
+    check_offer(parse_offer(msg.sdp), msg.sources)
     sdp, added, removed = await p.ensure_up().apply_offer(msg.sdp, msg.sources)
     from media.participant import announce
 

@@ -37,10 +37,17 @@ srtp_protect_rtcp: Callable[[Any, Any, Any], int] = lib.srtp_protect_rtcp
 class SendPath:
     """Protect-and-send for one subscriber connection, without asyncio or aiortc layers."""
 
-    __slots__ = ("addr", "buf", "cdata", "lenp", "sendto", "srtp", "view")
+    __slots__ = ("addr", "buf", "cdata", "lenp", "sendto", "session", "srtp", "view")
 
-    def __init__(self, srtp: Any, sendto: Callable[[Any, tuple[str, int]], Any], addr: Any):
-        self.srtp = srtp
+    def __init__(
+        self,
+        session: pylibsrtp.Session,
+        sendto: Callable[[Any, tuple[str, int]], Any],
+        addr: Any,
+    ) -> None:
+        # The raw srtp_t pointer is only valid while the Session lives: keep it alive.
+        self.session = session
+        self.srtp = session._srtp[0]
         self.sendto = sendto
         self.addr = addr
         self.cdata = ffi.new("char[]", SRTP_BUFFER)
@@ -84,7 +91,7 @@ def open_send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     pair = _selected_pair(dtls)
     if pair is None:
         return None
-    srtp = dtls._tx_srtp._srtp[0]
+    srtp = dtls._tx_srtp
     protocol = pair.protocol
     if type(protocol) is aioice.ice.StunProtocol:
         sock = protocol.transport.get_extra_info("socket")

@@ -87,38 +87,69 @@ class Client:
         self.closed: str | None = None
         self.reader = asyncio.ensure_future(self._read())
         self.down.on("track", self._on_track)
+        self.down_connected_at: float | None = None
+
+        @self.down.on("connectionstatechange")
+        def on_state() -> None:
+            if self.down.connectionState == "connected" and self.down_connected_at is None:
+                self.down_connected_at = time.monotonic()
 
     # -- protocol ----------------------------------------------------------------------------
 
     async def send(self, **message: Any) -> None:
         await self.session.receive(json.dumps(message))
 
-    async def hello(self) -> dict[str, Any]:
-        await self.send(type="hello", version=1)
+    async def hello(self, resume_token: str | None = None) -> dict[str, Any]:
+        if resume_token is None:
+            await self.send(type="hello", version=1)
+        else:
+            await self.send(type="hello", version=1, resume_token=resume_token)
         return await self.wait_message("welcome")
 
     async def publish(
-        self, video: bool = True, audio: bool = True, codec: str | None = None
+        self,
+        video: bool = True,
+        audio: bool = True,
+        codec: str | None = None,
+        audio_codec: str | None = None,
+        screen: bool = False,
     ) -> dict[str, Any]:
+        count = self.count("publish_answer")
+        await self.offer_publish(video, audio, codec, audio_codec, screen)
+        answer = await self.wait_message("publish_answer", after=count)
+        assert self.up is not None
+        await self.up.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        return answer
+
+    async def offer_publish(
+        self,
+        video: bool = True,
+        audio: bool = True,
+        codec: str | None = None,
+        audio_codec: str | None = None,
+        screen: bool = False,
+    ) -> None:
         self.up = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         sources: dict[str, str] = {}
         pending = []
         if audio:
-            pending.append((self.up.addTransceiver(Tone(), direction="sendonly"), "microphone"))
+            transceiver = self.up.addTransceiver(Tone(), direction="sendonly")
+            if audio_codec is not None:
+                caps = RTCRtpSender.getCapabilities("audio").codecs
+                transceiver.setCodecPreferences([c for c in caps if c.mimeType == audio_codec])
+            pending.append((transceiver, "microphone"))
         if video:
             transceiver = self.up.addTransceiver(MovingVideo(), direction="sendonly")
             if codec is not None:
                 caps = RTCRtpSender.getCapabilities("video").codecs
                 transceiver.setCodecPreferences([c for c in caps if c.mimeType == codec])
             pending.append((transceiver, "camera"))
+        if screen:
+            pending.append((self.up.addTransceiver(MovingVideo(), direction="sendonly"), "screen"))
         await self.up.setLocalDescription(await self.up.createOffer())
         for transceiver, source in pending:
             sources[str(transceiver.mid)] = source
-        count = self.count("publish_answer")
         await self.send(type="publish_offer", sdp=self.up.localDescription.sdp, sources=sources)
-        answer = await self.wait_message("publish_answer", after=count)
-        await self.up.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-        return answer
 
     async def _read(self) -> None:
         while True:
@@ -147,6 +178,7 @@ class Client:
             while True:
                 await track.recv()
                 self.frames[track.kind] += 1
+                self.frames[track.id] += 1
                 self.first_frame_at.setdefault(track.kind, time.monotonic())
 
     # -- waiting -----------------------------------------------------------------------------

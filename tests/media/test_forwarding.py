@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import pytest
 
 from media.registry import RoomRegistry
+from media.rtp import is_keyframe_start, parse_header
 from media.settings import Identity, RoomSettings
-from tests.media.client import Client
+from media.sinks import PublicationInfo
+from tests.media.client import Client, wait_until
 from tests.media.conftest import CodecLedger
 
 HOST = Identity("member:1", "李老师", "member")
@@ -49,3 +54,260 @@ async def test_a_publisher_and_three_subscribers_exchange_video_and_audio_withou
     finally:
         for client in [host, *viewers]:
             await client.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_late_subscriber_decodes_a_keyframe_within_a_second_of_connecting(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    await host.hello()
+    early = Client(room.connect(member(2)))
+    late = Client(room.connect(member(3)))
+    try:
+        await early.hello()
+        await host.publish(audio=False)
+        await early.wait_frames("video", 45)  # well past the first keyframe
+        requests_before = room.forwarding_stats().keyframe_requests_sent
+        await late.hello()
+        await late.wait_frames("video", 1)
+        assert late.down_connected_at is not None
+        assert late.first_frame_at["video"] - late.down_connected_at < 1.0
+        assert room.forwarding_stats().keyframe_requests_sent > requests_before
+    finally:
+        for client in (host, early, late):
+            await client.close()
+
+
+@pytest.mark.timeout(60)
+async def test_h264_is_forwarded_as_well_as_vp8(registry: RoomRegistry) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(audio=False, codec="video/H264")
+        await viewer.wait_frames("video", 10)
+        assert room.publication_infos()[0].mime_type == "video/H264"
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_publisher_that_leaves_and_comes_back_is_seen_again_on_the_same_track(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        welcome = await host.hello()
+        await viewer.hello()
+        await host.publish()
+        await viewer.wait_frames("video", 10)
+        first_offer = viewer.of_type("subscribe_offer")[-1]
+        await host.send(type="leave")
+        await viewer.wait_message("participant_left")
+        assert viewer.of_type("participant_left")[0]["reason"] == "client-left"
+        await viewer.wait_message("publication_removed", after=1)
+        await host.close()
+
+        host = Client(room.connect(HOST))
+        await host.hello(resume_token=welcome["resume_token"])
+        offers = viewer.count("subscribe_offer")
+        await host.publish()
+        await viewer.wait_message("subscribe_offer", after=offers)
+        await viewer.wait_frames("video", 10)
+        await viewer.wait_frames("audio", 10)
+        new_offer = viewer.of_type("subscribe_offer")[-1]
+        # the m-sections were reused: same mids, no new transceivers
+        assert {t["mid"] for t in new_offer["tracks"]} == {t["mid"] for t in first_offer["tracks"]}
+        assert len(viewer.down.getTransceivers()) == 2
+        assert [e.resumed for e in registry.listener.events if e.kind == "joined"][-1]  # type: ignore[attr-defined]
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_host_brings_a_site_on_stage_mutes_it_and_removes_it(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    site = Client(room.connect(Identity("site:3", "一营会议室", "site")))
+    viewer = Client(room.connect(member(2)))
+    try:
+        for client in (host, site, viewer):
+            await client.hello()
+        await site.offer_publish(video=False)
+        error = await site.wait_message("error")
+        assert error["code"] == "not-allowed"
+
+        await host.send(type="stage_on", identity_key="site:3")
+        await site.wait_message("participant_updated")
+        await site.publish(video=False)
+        await viewer.wait_frames("audio", 10)
+        publication_id = room.publication_infos()[0].publication_id
+
+        await host.send(type="mute", identity_key="site:3")
+        muted = await site.wait_message("muted_by_host")
+        assert muted["publication_id"] == publication_id
+        await viewer.wait_message("publication_updated")
+        await _settle()
+        frames = viewer.frames["audio"]
+        await _settle(0.6)
+        assert viewer.frames["audio"] - frames <= 2  # nothing forwarded while muted
+
+        await host.send(type="kick", identity_key="site:3")
+        left = await viewer.wait_message("participant_left")
+        assert left == {"type": "participant_left", "identity_key": "site:3", "reason": "kicked"}
+        await _until(lambda: site.closed == "kicked")
+        assert room.publication_infos() == []
+    finally:
+        for client in (host, site, viewer):
+            await client.close()
+
+
+@pytest.mark.timeout(60)
+async def test_the_loudest_microphone_becomes_the_active_speaker(registry: RoomRegistry) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(video=False)
+        message = await viewer.wait_message("active_speaker", timeout=5)
+        assert message["identity_key"] == HOST.key
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_an_offer_without_a_forwardable_codec_is_refused_with_a_clear_code(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    try:
+        await host.hello()
+        await host.offer_publish(video=False, audio_codec="audio/PCMU")
+        error = await host.wait_message("error")
+        assert error["code"] == "unsupported-codec"
+        assert error["ref"] == "publish_offer"
+        assert room.publication_infos() == []
+    finally:
+        await host.close()
+
+
+async def _settle(seconds: float = 0.3) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    await wait_until(predicate, 5.0, "condition")
+
+
+class RecordingSink:
+    """A hidden subscriber like the recorder: it only counts what it is given."""
+
+    def __init__(self) -> None:
+        self.added: list[PublicationInfo] = []
+        self.removed: list[str] = []
+        self.packets: dict[str, list[bytes]] = {}
+
+    def publication_added(self, info: PublicationInfo) -> None:
+        self.added.append(info)
+
+    def rtp_packet(self, publication_id: str, data: bytes, arrival_time: float) -> None:
+        self.packets.setdefault(publication_id, []).append(data)
+
+    def publication_removed(self, publication_id: str) -> None:
+        self.removed.append(publication_id)
+
+
+@pytest.mark.timeout(60)
+async def test_a_sink_gets_the_publishers_original_rtp_and_is_told_when_it_ends(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    sink = RecordingSink()
+    room.add_sink(sink)
+    host = Client(room.connect(HOST))
+    try:
+        await host.hello()
+        await host.publish()
+        await _until(lambda: sum(len(p) for p in sink.packets.values()) > 60)
+        by_kind = {info.kind: info for info in sink.added}
+        assert by_kind["video"].mime_type == "video/VP8"
+        assert by_kind["audio"].mime_type == "audio/opus"
+        assert (by_kind["audio"].clock_rate, by_kind["audio"].channels) == (48000, 2)
+        video = sink.packets[by_kind["video"].publication_id]
+        assert {parse_header(p).payload_type for p in video} == {by_kind["video"].payload_type}
+        assert is_keyframe_start("video/VP8", video[0])  # a keyframe was asked for the sink
+        await host.send(type="leave")
+        await _until(lambda: len(sink.removed) == 2)
+    finally:
+        await host.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_screen_share_is_a_second_video_that_can_be_stopped_alone(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        answer = await host.publish(audio=False, screen=True)
+        await _until(
+            lambda: len([t for t in viewer.down.getTransceivers() if t.receiver.track]) == 2
+        )
+        for transceiver in viewer.down.getTransceivers():
+            track_id = transceiver.receiver.track.id
+            await _until(lambda track_id=track_id: viewer.frames[track_id] >= 5)
+        screen = next(p for p in answer["publications"] if p["source"] == "screen")
+        await host.send(type="unpublish", publication_id=screen["publication_id"])
+        removed = await viewer.wait_message("publication_removed")
+        assert removed == {
+            "type": "publication_removed",
+            "publication_id": screen["publication_id"],
+            "reason": "unpublished",
+        }
+        offer = await viewer.wait_message("subscribe_offer", after=1)
+        assert [t["source"] for t in offer["tracks"]] == ["camera"]
+        assert [i.source for i in room.publication_infos()] == ["camera"]
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_trickled_candidates_and_their_end_are_accepted(registry: RoomRegistry) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    try:
+        await host.hello()
+        await host.publish(video=False)
+        await host.send(
+            type="ice_candidate",
+            pc="up",
+            candidate="candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+            sdp_mid="0",
+            sdp_mline_index=0,
+        )
+        await host.send(type="ice_candidate", pc="up", candidate="")
+        await host.send(type="ice_candidate", pc="down", candidate="")
+        await host.send(type="ping")
+        await host.wait_message("pong")
+        errors = host.of_type("error")
+        assert [e["code"] for e in errors] == ["negotiation-failed"]  # no down connection yet
+    finally:
+        await host.close()
