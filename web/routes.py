@@ -19,8 +19,18 @@ ROUTE_MODULES = (
     "web.views.health",
     "web.views.auth",
     "web.views.home",
+    "web.views.meetings",
+    "web.views.manage_orgs",
+    "web.views.manage_members",
+    "web.views.manage_sites",
+    "web.views.manage_meetings",
+    "web.views.roster",
     "web.api.auth",
     "web.api.meetings",
+    "web.api.orgs",
+    "web.api.members",
+    "web.api.sites",
+    "web.api.openapi",
 )
 
 

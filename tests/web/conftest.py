@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import models
-from models.accounts import hash_password
 from models.db import make_engine, make_session_factory
 from models.enums import MeetingKind, MemberCategory, MembershipKind, OrgKind, Role
 from models.meeting import Meeting
@@ -39,10 +39,19 @@ UTC = dt.UTC
 Client = TestClient[web.Request, web.Application]
 
 
+# Argon2 keeps its cost parameters in the hash: accounts hashed cheaply verify cheaply, which
+# keeps the login-heavy web tests fast. Production hashes use argon2-cffi's defaults.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def cheap_hash(password: str) -> str:
+    return CHEAP_HASHER.hash(password)
+
+
 @pytest.fixture(scope="session")
 def password_hash() -> str:
-    """One argon2 hash shared by every test account (hashing is slow on purpose)."""
-    return hash_password(PASSWORD)
+    """One argon2 hash shared by every test account."""
+    return cheap_hash(PASSWORD)
 
 
 @dataclass
@@ -155,7 +164,7 @@ async def build_world(engine: AsyncEngine, password_hash: str) -> World:
         )
 
 
-def test_config(data_dir: Path, **env: str) -> Config:
+def web_config(data_dir: Path, **env: str) -> Config:
     values = {
         "LECTUREHUB_DATA_DIR": str(data_dir),
         "LECTUREHUB_SERVER_SECRET_KEY": "test-secret-key-0123456789-abcdefghijkl",
@@ -187,7 +196,7 @@ MakeClient = Callable[..., Awaitable[Client]]
 @pytest.fixture
 def make_client(aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path) -> MakeClient:
     async def make(engine: AsyncEngine, **env: str) -> Client:
-        app = create_app(test_config(tmp_path, **env), engine=engine)
+        app = create_app(web_config(tmp_path, **env), engine=engine)
         return await aiohttp_client(app)
 
     return make
