@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.e2e.conftest import LiveServer, logged_in_page
 
+T0 = 0.0
 STATS_BY_SENDER = """
 async () => {
   const c = window.lecturehub.client;
@@ -39,8 +40,10 @@ async def wait_growing(page: Any, key: str, field: str, by: int, timeout: float 
         value = last.get(key, {}).get(field)
         if value is not None:
             if start is None:
+                print(f"{time.monotonic() - T0:.1f}s first stats {key} {field}")
                 start = value
             elif value >= start + by:
+                print(f"{time.monotonic() - T0:.1f}s grown {key} {field}")
                 return
         await asyncio.sleep(0.25)
     raise AssertionError(f"{key} {field} did not grow by {by} within {timeout} s: {last}")
@@ -49,6 +52,8 @@ async def wait_growing(page: Any, key: str, field: str, by: int, timeout: float 
 async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_both(
     live_server: LiveServer, browser: Any
 ) -> None:
+    global T0
+    T0 = time.monotonic()
     world = live_server.world
     alice_key = f"member:{world.members['alice']}"
     site_key = f"site:{world.sites['SA']}"

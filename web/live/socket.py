@@ -26,7 +26,6 @@ from models.enums import MeetingStatus
 from models.meeting import Meeting
 from web.api.common import path_id
 from web.auth import current_viewer
-from web.errors import Forbidden, NotAuthorised
 from web.keys import LIVE_WRITER, ROOMS, SESSIONS
 from web.live.rooms import identity_of, room_id, room_settings
 
@@ -97,11 +96,12 @@ async def open_room_for(request: web.Request, viewer: Viewer, meeting_id: int) -
 
 @routes.get("/ws/rooms/{id}")
 async def room_socket(request: web.Request) -> web.StreamResponse:
+    # Plain statuses: a socket client has no use for the login page or an error page.
     viewer = await current_viewer(request)
     if viewer is None:
-        raise NotAuthorised()
+        return web.Response(status=401, text="not-authenticated")
     if not same_origin(request):
-        raise Forbidden()
+        return web.Response(status=403, text="foreign-origin")
     limit = request.app[ROOMS].settings.max_message_bytes
     ws = web.WebSocketResponse(max_msg_size=limit * HARD_FRAME_LIMIT_FACTOR, autoping=True)
     await ws.prepare(request)
