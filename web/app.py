@@ -18,6 +18,7 @@ from web.errors import error_middleware
 from web.i18n import Catalogues
 from web.keys import CATALOGUES, CONFIG, ENGINE, LOGIN_LIMITER, SESSIONS
 from web.language import locale_middleware
+from web.live.wiring import build_live, live_context
 from web.ratelimit import LoginLimiter
 from web.render import setup_templates
 from web.routes import setup_routes
@@ -62,6 +63,8 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
     app[SESSIONS] = make_session_factory(app[ENGINE])
     if owned:
         app.cleanup_ctx.append(_dispose_engine)
+    build_live(app, config.media)
+    app.cleanup_ctx.append(live_context)  # after the engine's: runs its shutdown first
     setup_templates(app)
     setup_routes(app)
     headers.setup(app)

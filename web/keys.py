@@ -8,9 +8,11 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from media.registry import RoomRegistry
 from models.db import SessionFactory
 from web.config import Config
 from web.i18n import Catalogues
+from web.live.ledger import LedgerWriter
 from web.ratelimit import LoginLimiter
 
 CONFIG = web.AppKey("config", Config)
@@ -18,3 +20,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 CATALOGUES = web.AppKey("catalogues", Catalogues)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
+ROOMS = web.AppKey("rooms", RoomRegistry)
+LIVE_WRITER = web.AppKey("live_writer", LedgerWriter)

@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from aiohttp import web
 
+from models.enums import MeetingStatus
 from models.meeting import Meeting
 from web.render import as_utc
 
@@ -22,7 +23,8 @@ class MeetingLinks(TypedDict):
 
 def meeting_links(request: web.Request, meeting: Meeting) -> MeetingLinks:
     """Links of a meeting: its page, and (once those features exist) its live room and replay."""
-    return {"url": f"/meetings/{meeting.id}", "live_url": None, "replay_url": None}
+    live_url = f"/meetings/{meeting.id}/live" if meeting.status is MeetingStatus.LIVE else None
+    return {"url": f"/meetings/{meeting.id}", "live_url": live_url, "replay_url": None}
 
 
 def iso(value: Any) -> str | None:

@@ -31,6 +31,7 @@ ROUTE_MODULES = (
     "web.api.members",
     "web.api.sites",
     "web.api.openapi",
+    "web.live.wiring",
 )
 
 

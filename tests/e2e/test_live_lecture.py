@@ -1,0 +1,91 @@
+"""A lecture held through the hub in real Chromium: presenter, a second member, a site on stage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tests.e2e.conftest import LiveServer, logged_in_page
+
+T0 = 0.0
+STATS_BY_SENDER = """
+async () => {
+  const c = window.lecturehub.client;
+  const rows = await c.inboundStats();
+  const out = {};
+  for (const r of rows) {
+    const info = c.tracks.get(r.mid);
+    if (!info) continue;
+    const key = `${info.identity_key}/${r.kind}`;
+    out[key] = {frames: r.framesDecoded, packets: r.packetsReceived};
+  }
+  return out;
+}
+"""
+
+
+async def received(page: Any) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = await page.evaluate(STATS_BY_SENDER)
+    return result
+
+
+async def wait_growing(page: Any, key: str, field: str, by: int, timeout: float = 15.0) -> None:
+    """Wait until ``key``'s inbound ``field`` (frames or packets) grows by ``by``."""
+    deadline = time.monotonic() + timeout
+    start: int | None = None
+    last: dict[str, dict[str, int]] = {}
+    while time.monotonic() < deadline:
+        last = await received(page)
+        value = last.get(key, {}).get(field)
+        if value is not None:
+            if start is None:
+                print(f"{time.monotonic() - T0:.1f}s first stats {key} {field}")
+                start = value
+            elif value >= start + by:
+                print(f"{time.monotonic() - T0:.1f}s grown {key} {field}")
+                return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{key} {field} did not grow by {by} within {timeout} s: {last}")
+
+
+async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_both(
+    live_server: LiveServer, browser: Any
+) -> None:
+    global T0
+    T0 = time.monotonic()
+    world = live_server.world
+    alice_key = f"member:{world.members['alice']}"
+    site_key = f"site:{world.sites['SA']}"
+    live = f"/meetings/{live_server.meeting_id}/live"
+
+    alice = await logged_in_page(browser, live_server, "alice")
+    await alice.goto(live)
+    bob = await logged_in_page(browser, live_server, "bob")
+    await bob.goto(live)
+
+    # Bob sees Alice's camera decoding and receives her microphone.
+    await wait_growing(bob, f"{alice_key}/video", "frames", 20)
+    await wait_growing(bob, f"{alice_key}/audio", "packets", 20)
+    await bob.wait_for_function(
+        "() => [...document.querySelectorAll('#stage video')].some(v => v.currentTime > 0.3)",
+        timeout=10_000,
+    )
+
+    # The site terminal watches; the presenter (a moderator) brings it on stage.
+    site = await logged_in_page(browser, live_server, "site_a")
+    await site.goto(live)
+    row = alice.locator(f'#participants li[data-key="{site_key}"]')
+    await row.get_by_role("button", name="请上台").click(timeout=15_000)
+
+    await wait_growing(bob, f"{site_key}/video", "frames", 20)
+    await wait_growing(alice, f"{site_key}/video", "frames", 20)
+    await wait_growing(alice, f"{site_key}/audio", "packets", 20)
+    await wait_growing(site, f"{alice_key}/video", "frames", 10)
+
+    await bob.wait_for_timeout(500)
+    await bob.screenshot(path="/tmp/live-bob.png")
+    await alice.screenshot(path="/tmp/live-alice.png")
+    await bob.set_viewport_size({"width": 390, "height": 844})
+    await bob.wait_for_timeout(300)
+    await bob.screenshot(path="/tmp/live-bob-phone.png")

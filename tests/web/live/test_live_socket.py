@@ -1,0 +1,271 @@
+"""The live-room WebSocket: who gets in, what the ledger learns, where the room is found."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import WSMsgType
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.attendance.enums import EventKind
+from models.attendance.tables import AttendanceEvent
+from models.db import make_session_factory
+from models.enums import MeetingStatus
+from models.meeting import Meeting
+from tests.media.client import Client as RtcClient
+from tests.web.conftest import Client, World, api_login
+from tests.web.live.helpers import (
+    WAIT,
+    SocketSession,
+    browser_for,
+    hello,
+    next_message,
+    open_socket,
+    start_now,
+)
+from web.keys import LIVE_WRITER
+
+
+async def ledger(engine: AsyncEngine, meeting_id: int) -> list[AttendanceEvent]:
+    async with make_session_factory(engine)() as db:
+        rows = await db.scalars(
+            select(AttendanceEvent)
+            .where(AttendanceEvent.meeting_id == meeting_id)
+            .order_by(AttendanceEvent.occurred_at, AttendanceEvent.id)
+        )
+        return list(rows)
+
+
+async def written(client: Client) -> None:
+    await client.app[LIVE_WRITER].drain()
+
+
+async def test_a_socket_without_a_login_is_refused_before_the_upgrade(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    await start_now(sqlite_engine, world.meetings["m_a"])
+    response = await client.get(f"/ws/rooms/{world.meetings['m_a']}", allow_redirects=False)
+    assert response.status == 401
+
+
+async def test_a_socket_opened_from_a_foreign_page_is_refused(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    await start_now(sqlite_engine, world.meetings["m_a"])
+    await api_login(client, "alice")
+    response = await client.get(
+        f"/ws/rooms/{world.meetings['m_a']}", headers={"Origin": "http://evil.example"}
+    )
+    assert response.status == 403
+
+
+async def test_a_member_of_another_branch_is_refused_with_a_reason(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    await start_now(sqlite_engine, world.meetings["m_a"])
+    async with await browser_for(client, "bob") as bob:
+        ws = await open_socket(bob, client, world.meetings["m_a"])
+        message = await ws.receive(timeout=WAIT)
+        assert message.type is WSMsgType.CLOSE
+        assert (message.data, message.extra) == (4404, "not-found")
+
+
+async def test_a_meeting_that_is_not_live_refuses_its_own_members(
+    client: Client, world: World
+) -> None:
+    async with await browser_for(client, "alice") as alice:
+        ws = await open_socket(alice, client, world.meetings["m_a"])
+        message = await ws.receive(timeout=WAIT)
+        assert (message.type, message.data, message.extra) == (WSMsgType.CLOSE, 4409, "not-live")
+
+
+async def test_a_second_connection_of_the_same_member_replaces_the_first(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    await start_now(sqlite_engine, world.meetings["m_a"])
+    async with (
+        await browser_for(client, "alice") as first,
+        await browser_for(client, "alice") as second,
+    ):
+        old = await open_socket(first, client, world.meetings["m_a"])
+        await hello(old)
+        new = await open_socket(second, client, world.meetings["m_a"])
+        welcome = await hello(new)
+        assert welcome["you"]["identity_key"] == f"member:{world.members['alice']}"
+        closed = await next_message(old, "closed")
+        assert closed["reason"] == "replaced"
+        end = await old.receive(timeout=WAIT)
+        assert (end.type, end.extra) == (WSMsgType.CLOSE, "replaced")
+        await new.send_json({"type": "ping"})
+        assert (await next_message(new, "pong"))["type"] == "pong"
+
+
+async def test_joining_and_leaving_write_live_join_and_live_leave_to_the_ledger(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with await browser_for(client, "alice") as alice:
+        ws = await open_socket(alice, client, meeting_id)
+        await hello(ws)
+        await written(client)
+        events = await ledger(sqlite_engine, meeting_id)
+        assert [(e.kind, e.member_id) for e in events] == [
+            (EventKind.LIVE_JOIN, world.members["alice"])
+        ]
+        await ws.close()
+    await asyncio.sleep(0.2)
+    await written(client)
+    events = await ledger(sqlite_engine, meeting_id)
+    assert [e.kind for e in events] == [EventKind.LIVE_JOIN, EventKind.LIVE_LEAVE]
+    leave = events[1]
+    assert leave.reason == "client-left" and leave.device == events[0].device == "client"
+    assert leave.source == "live-room"
+
+
+async def test_a_site_terminal_joins_and_leaves_as_a_site(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with await browser_for(client, "site_a") as site:
+        ws = await open_socket(site, client, meeting_id)
+        welcome = await hello(ws)
+        assert welcome["you"]["kind"] == "site"
+        assert welcome["you"]["can_publish"] is True  # a branch meeting: every site publishes
+        await ws.send_json({"type": "leave"})
+        assert (await next_message(ws, "closed"))["reason"] == "client-left"
+    await asyncio.sleep(0.2)
+    await written(client)
+    events = await ledger(sqlite_engine, meeting_id)
+    assert [(e.kind, e.site_id) for e in events] == [
+        (EventKind.SITE_JOIN, world.sites["SA"]),
+        (EventKind.SITE_LEAVE, world.sites["SA"]),
+    ]
+
+
+@pytest.fixture
+async def beating_client(
+    make_client: object, sqlite_engine: AsyncEngine, world: World, tmp_path: object
+) -> AsyncIterator[Client]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.web.conftest import web_config
+    from web.app import create_app
+
+    app = create_app(web_config(tmp_path), engine=sqlite_engine)  # type: ignore[arg-type]
+    app[LIVE_WRITER].heartbeat_interval = 0.3
+    test_client: Client = TestClient(TestServer(app))
+    await test_client.start_server()
+    try:
+        yield test_client
+    finally:
+        await test_client.close()
+
+
+async def test_connected_participants_get_a_heartbeat_in_the_ledger_at_each_interval(
+    beating_client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with await browser_for(beating_client, "alice") as alice:
+        ws = await open_socket(alice, beating_client, meeting_id)
+        await hello(ws)
+        await asyncio.sleep(1.0)
+        await written(beating_client)
+        kinds = [e.kind for e in await ledger(sqlite_engine, meeting_id)]
+        assert kinds[0] is EventKind.LIVE_JOIN
+        assert kinds.count(EventKind.LIVE_HEARTBEAT) >= 2
+        await ws.close()
+
+
+async def test_the_live_url_is_given_only_while_the_meeting_is_live(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await api_login(client, "alice")
+
+    async def live_url() -> object:
+        body = await (await client.get("/api/v1/meetings")).json()
+        return next(m for m in body["meetings"] if m["id"] == meeting_id)["live_url"]
+
+    assert await live_url() is None
+    await start_now(sqlite_engine, meeting_id)
+    assert await live_url() == f"/meetings/{meeting_id}/live"
+    page = await (await client.get(f"/meetings/{meeting_id}")).text()
+    assert f'href="/meetings/{meeting_id}/live"' in page
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        meeting = await db.get(Meeting, meeting_id)
+        assert meeting is not None
+        meeting.status = MeetingStatus.ENDED
+    assert await live_url() is None
+
+
+async def test_the_host_starts_the_meeting_and_ending_the_room_ends_it(
+    client: Client, world: World, sqlite_engine: AsyncEngine, loopback_ice: None
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    async with await browser_for(client, "sec_g1") as host:
+        page = await (await host.get(client.make_url(f"/meetings/{meeting_id}"))).text()
+        assert f'action="/meetings/{meeting_id}/start"' in page
+        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        response = await host.post(
+            client.make_url(f"/meetings/{meeting_id}/start"),
+            data={"csrf_token": token},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert response.headers["Location"] == f"/meetings/{meeting_id}/live"
+        live_page = await (await host.get(client.make_url(response.headers["Location"]))).text()
+        assert 'id="live-config"' in live_page and "/static/js/live.js" in live_page
+
+        ws = await open_socket(host, client, meeting_id)
+        welcome = await hello(ws)
+        assert welcome["you"]["moderator"] is True and welcome["mode"] == "meeting"
+        await ws.send_json({"type": "end_room"})
+        assert (await next_message(ws, "closed"))["reason"] == "room-ended"
+    await written(client)
+    async with make_session_factory(sqlite_engine)() as db:
+        meeting = await db.get(Meeting, meeting_id)
+        assert meeting is not None
+        assert meeting.status is MeetingStatus.ENDED
+        assert meeting.actual_start is not None and meeting.actual_end is not None
+        assert meeting.actual_end - meeting.actual_start < dt.timedelta(minutes=1)
+
+
+async def test_an_ordinary_member_cannot_start_a_meeting(client: Client, world: World) -> None:
+    token = await api_login(client, "alice")
+    response = await client.post(
+        f"/meetings/{world.meetings['m_a']}/start", headers={"X-CSRF-Token": token}
+    )
+    assert response.status == 403
+
+
+async def test_a_site_on_stage_is_received_by_a_member_through_the_websocket(
+    client: Client, world: World, sqlite_engine: AsyncEngine, loopback_ice: None
+) -> None:
+    """aiortc clients over the real sockets: the site publishes, Alice receives frames."""
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with (
+        await browser_for(client, "alice") as alice_http,
+        await browser_for(client, "site_a") as site_http,
+    ):
+        alice = RtcClient(SocketSession(await open_socket(alice_http, client, meeting_id)))  # type: ignore[arg-type]
+        site = RtcClient(SocketSession(await open_socket(site_http, client, meeting_id)))  # type: ignore[arg-type]
+        try:
+            await alice.hello()
+            await site.hello()
+            answer = await site.publish()
+            assert {p["source"] for p in answer["publications"]} == {"camera", "microphone"}
+            await alice.wait_frames("video", 10)
+            await alice.wait_frames("audio", 10)
+            track = next(iter(alice.tracks_by_mid.values()))
+            assert track["identity_key"] == f"site:{world.sites['SA']}"
+        finally:
+            await alice.close()
+            await site.close()
