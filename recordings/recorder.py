@@ -22,7 +22,8 @@ from pathlib import Path
 
 from recordings.manifest import Manifest, Segment
 from recordings.sinks import PublicationInfo
-from recordings.writer import DEFAULT_QUEUE_PACKETS, RecordingWriter, UnsupportedCodec, codec_of
+from recordings.worker import DEFAULT_QUEUE_PACKETS, RecordingWriter
+from recordings.writer import UnsupportedCodec, codec_of
 
 log = logging.getLogger(__name__)
 
