@@ -6,6 +6,9 @@ Cases (one JSON object per line with --json):
 - ``composite``: a synthetic meeting (2 VP8 cameras 640x480, a VP8 screen share 1280x720 for half
   the meeting, 3 Opus microphones) laid out and encoded to H.264/AAC with the default settings.
 - ``remux``: a single H.264 stage track and one microphone (video copied, audio encoded).
+- ``recorder-cpu``: the recorder alone, fed RTP from aiortc's encoders as fast as it takes it:
+  event-loop microseconds per packet (``rtp_packet``) and CPU per recorded track as a share of
+  one core at real time (depayload + mux + disk, on the worker thread).
 - ``record-overhead``: needs the SFU (media/); printed as null until the integrator fills it in.
 
 Inputs are generated once with ffmpeg (lavfi testsrc/sine) into the cache directory, laid out as
@@ -150,20 +153,68 @@ async def measure(
     return elapsed, cpu, result.remuxed
 
 
+async def _recorder_cpu(kind: str, seconds: float, directory: Path) -> dict[str, object]:
+    from recordings.recorder import Recorder
+    from tests.recordings.rtpsource import OPUS, VP8, audio_packets, publication, video_packets
+
+    if kind == "video":
+        info = publication("p", VP8)
+        packets = list(video_packets(VP8, seconds, width=640, height=480, keyframe_every=10))
+    else:
+        info = publication("p", OPUS, source="microphone")
+        packets = list(audio_packets(seconds))
+    shutil.rmtree(directory, ignore_errors=True)
+    recorder = Recorder(
+        directory, request_keyframe=lambda _: None, clock=lambda: 0.0, max_queued_packets=10**7
+    )
+    recorder.start()
+    recorder.publication_added(info)
+    cpu = _cpu()
+    loop_started = time.perf_counter()
+    for packet in packets:
+        recorder.rtp_packet("p", packet.data, packet.at)
+    loop_seconds = time.perf_counter() - loop_started
+    await recorder.stop()
+    cpu = _cpu() - cpu
+    shutil.rmtree(directory, ignore_errors=True)
+    return {
+        "case": "recorder-cpu",
+        "track": "VP8 640x480@15" if kind == "video" else "Opus 20 ms",
+        "packets": len(packets),
+        "loop_us_per_packet": round(loop_seconds / len(packets) * 1e6, 2),
+        "core_percent_at_realtime": round(cpu / seconds * 100, 2),
+        "dropped": recorder.stats.dropped_packets,
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/lecturehub-bench-recording"))
     parser.add_argument(
-        "--case", choices=["composite", "remux", "record-overhead"], action="append"
+        "--case",
+        choices=["composite", "remux", "recorder-cpu", "record-overhead"],
+        action="append",
     )
     args = parser.parse_args()
     seconds = args.minutes * 60
     settings = ProcessingSettings()
-    cases = args.case or ["composite", "remux", "record-overhead"]
+    cases = args.case or ["composite", "remux", "recorder-cpu", "record-overhead"]
     tag = f"{args.minutes:g}min"
+
+    def emit(row: dict[str, object]) -> None:
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+
     for case in cases:
+        if case == "recorder-cpu":
+            for kind in ("video", "audio"):
+                emit(asyncio.run(_recorder_cpu(kind, 20.0, args.cache_dir / "rec-cpu")))
+            continue
         if case == "record-overhead":
             # TODO(integrator): measure forwarding cost per packet with 50 subscribers, with and
             # without a Recorder attached as a PacketSink (needs media/); report the ratio.
@@ -186,10 +237,7 @@ def main() -> None:
                 "preset": settings.preset,
                 "output": f"{settings.width}x{settings.height}@{settings.fps}",
             }
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        emit(row)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Recording rows and the post-processing job queue, kept in the database.
+"""The post-processing job queue, kept in the database.
 
 Jobs survive a restart (a job left ``running`` by a crash is queued again), run with a
 configurable concurrency, are retried once after a failure, and store their progress. A failed
@@ -9,124 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.recording import (
-    JobStatus,
-    ProcessingJob,
-    Recording,
-    RecordingMarker,
-    RecordingStatus,
-    RecordingTrack,
-)
+from models.recording import JobStatus, ProcessingJob, Recording, RecordingStatus
 from recordings.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
 from recordings.postprocess import (
     POSTER_NAME,
     REPLAY_NAME,
     PostprocessError,
     ProcessingSettings,
-    chapters_of,
     make_replay,
+)
+from recordings.store import (
+    SessionFactory,
+    create_recording,
+    delete_expired,
+    delete_recording,
+    finish_recording,
+    queue_again,
+    recording_directory,
+    utc_now,
 )
 
 log = logging.getLogger(__name__)
 
-SessionFactory = async_sessionmaker[AsyncSession]
 JobProgress = Callable[[int, float], Awaitable[None] | None]  # (recording id, percent)
 
-STEP_REPLAY = "replay"
 MAX_ATTEMPTS = 2  # the first run and one retry
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def recording_directory(data_dir: Path, relative: str) -> Path:
-    """The absolute directory of a recording, refusing anything outside the data directory."""
-    root = data_dir.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root / "recordings"):
-        raise ValueError(f"recording directory outside the data directory: {relative!r}")
-    return path
-
-
-async def create_recording(
-    session_factory: SessionFactory, data_dir: Path, meeting_id: int
-) -> tuple[int, Path]:
-    """A new recording row in ``recording`` state; returns its id and (created) directory.
-
-    The directory is ``recordings/<meeting id>/<recording id>``: built from ids only.
-    """
-    async with session_factory() as session:
-        recording = Recording(meeting_id=meeting_id, directory="", status=RecordingStatus.RECORDING)
-        session.add(recording)
-        await session.flush()
-        recording.directory = f"recordings/{int(meeting_id)}/{int(recording.id)}"
-        await session.commit()
-        recording_id, relative = recording.id, recording.directory
-    directory = recording_directory(data_dir, relative)
-    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    return recording_id, directory
-
-
-async def finish_recording(
-    session_factory: SessionFactory, recording_id: int, manifest: Manifest
-) -> None:
-    """The meeting ended (or a crash was recovered): store tracks and chapters, queue processing."""
-    async with session_factory() as session:
-        recording = await session.get(Recording, recording_id)
-        if recording is None or recording.status is not RecordingStatus.RECORDING:
-            return
-        for segment in manifest.segments:
-            session.add(
-                RecordingTrack(
-                    recording_id=recording_id,
-                    file=segment.file,
-                    kind=segment.kind,
-                    source=segment.source,
-                    codec=segment.codec,
-                    identity_key=segment.identity_key[:100],
-                    display_name=segment.display_name[:200],
-                    start_offset=segment.start,
-                )
-            )
-        for chapter in chapters_of(manifest):
-            session.add(
-                RecordingMarker(
-                    recording_id=recording_id,
-                    at=chapter.at,
-                    title=chapter.title[:200],
-                    kind=chapter.kind,
-                )
-            )
-        recording.status = RecordingStatus.PROCESSING
-        recording.ended_at = _now()
-        recording.duration = manifest.duration
-        session.add(ProcessingJob(recording_id=recording_id, step=STEP_REPLAY))
-        await session.commit()
-
-
-async def queue_again(session_factory: SessionFactory, recording_id: int) -> None:
-    """Process a failed recording again from its kept raw files (an organiser's retry)."""
-    async with session_factory() as session:
-        recording = await session.get(Recording, recording_id)
-        if recording is None or recording.status is not RecordingStatus.FAILED:
-            return
-        recording.status = RecordingStatus.PROCESSING
-        recording.error = None
-        session.add(ProcessingJob(recording_id=recording_id, step=STEP_REPLAY))
-        await session.commit()
 
 
 async def recover_after_crash(session_factory: SessionFactory, data_dir: Path) -> list[int]:
@@ -177,7 +93,7 @@ async def _fail(session_factory: SessionFactory, recording_id: int, error: str) 
         if recording is not None:
             recording.status = RecordingStatus.FAILED
             recording.error = error
-            recording.ended_at = recording.ended_at or _now()
+            recording.ended_at = recording.ended_at or utc_now()
             await session.commit()
 
 
@@ -245,7 +161,7 @@ async def _claim(session_factory: SessionFactory) -> tuple[int, int, int] | None
                     status=JobStatus.RUNNING,
                     attempts=attempts + 1,
                     progress=0,
-                    started_at=_now(),
+                    started_at=utc_now(),
                 )
             )
             await session.commit()
@@ -296,7 +212,7 @@ async def _run_job(
         job = await session.get(ProcessingJob, job_id)
         recording = await session.get(Recording, recording_id)
         assert job is not None and recording is not None
-        job.status, job.progress, job.error, job.finished_at = JobStatus.DONE, 100, None, _now()
+        job.status, job.progress, job.error, job.finished_at = JobStatus.DONE, 100, None, utc_now()
         recording.status = RecordingStatus.READY
         recording.replay_file = f"{recording.directory}/{REPLAY_NAME}"
         recording.poster_file = f"{recording.directory}/{POSTER_NAME}"
@@ -326,7 +242,7 @@ async def _job_failed(
         recording = await session.get(Recording, recording_id)
         assert job is not None
         job.error = reason
-        job.finished_at = _now()
+        job.finished_at = utc_now()
         final = job.attempts >= MAX_ATTEMPTS
         job.status = JobStatus.FAILED if final else JobStatus.QUEUED
         if final and recording is not None:
@@ -384,47 +300,14 @@ class JobRunner:
                 log.exception("recording jobs failed; retrying on the next wake-up")
 
 
-async def delete_recording(
-    session_factory: SessionFactory, data_dir: Path, recording_id: int
-) -> bool:
-    """Delete a recording's files and rows together (an organiser's action, or retention).
-
-    Files go first: if they cannot be removed, the rows stay, so nothing is left unaccounted.
-    """
-    async with session_factory() as session:
-        recording = await session.get(Recording, recording_id)
-        if recording is None:
-            return False
-        if recording.status is RecordingStatus.RECORDING:
-            raise ValueError("a recording in progress cannot be deleted")
-        directory = recording_directory(data_dir, recording.directory)
-        if directory.exists():
-            await asyncio.to_thread(shutil.rmtree, directory)
-        await session.delete(recording)
-        await session.commit()
-    return True
-
-
-async def delete_expired(
-    session_factory: SessionFactory, data_dir: Path, retention_days: int, now: dt.datetime
-) -> list[int]:
-    """Delete recordings that ended more than ``retention_days`` ago (0 keeps them forever)."""
-    if retention_days <= 0:
-        return []
-    cutoff = now - dt.timedelta(days=retention_days)
-    async with session_factory() as session:
-        ids = list(
-            await session.scalars(
-                select(Recording.id).where(
-                    Recording.status != RecordingStatus.RECORDING,
-                    Recording.ended_at.is_not(None),
-                    Recording.ended_at < cutoff,
-                )
-            )
-        )
-    deleted = []
-    for recording_id in ids:
-        with contextlib.suppress(FileNotFoundError):
-            if await delete_recording(session_factory, data_dir, recording_id):
-                deleted.append(recording_id)
-    return deleted
+__all__ = [
+    "JobRunner",
+    "ProcessSummary",
+    "create_recording",
+    "delete_expired",
+    "delete_recording",
+    "finish_recording",
+    "process_pending",
+    "queue_again",
+    "recover_after_crash",
+]

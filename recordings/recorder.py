@@ -1,7 +1,7 @@
 """The recorder: a hidden subscriber of a room that keeps every publication on disk.
 
 :class:`Recorder` implements the room's ``PacketSink``. Its methods run on the event loop and do
-no I/O: packets go to the recording's worker thread (:class:`~recordings.writer.RecordingWriter`),
+no I/O: packets go to the recording's worker thread (:class:`~recordings.worker.RecordingWriter`),
 which depayloads, muxes and writes files and the manifest.
 
 Timeline: seconds since :meth:`Recorder.start`, minus the time spent paused. ``arrival_time``
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from recordings.manifest import Manifest, Segment
 from recordings.sinks import PublicationInfo
-from recordings.writer import DEFAULT_QUEUE_PACKETS, RecordingWriter, UnsupportedCodec, codec_of
+from recordings.worker import DEFAULT_QUEUE_PACKETS, RecordingWriter
+from recordings.writer import UnsupportedCodec, codec_of
 
 log = logging.getLogger(__name__)
 

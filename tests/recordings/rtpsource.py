@@ -50,7 +50,7 @@ def publication(
         mime_type=codec.mimeType,
         clock_rate=codec.clockRate,
         channels=codec.channels,
-        payload_type=codec.payloadType,
+        payload_type=codec.payloadType or 0,
         fmtp="",
     )
 
@@ -80,7 +80,7 @@ def video_packets(
         payloads, timestamp = encoder.encode(frame, force_keyframe=index % keyframe_interval == 0)
         for i, payload in enumerate(payloads):
             packet = RtpPacket(
-                payload_type=codec.payloadType,
+                payload_type=codec.payloadType or 0,
                 marker=1 if i == len(payloads) - 1 else 0,
                 sequence_number=seq,
                 timestamp=(first_timestamp + timestamp) % (1 << 32),
@@ -120,7 +120,7 @@ def audio_packets(
         payloads, timestamp = encoder.encode(frame)
         for payload in payloads:
             packet = RtpPacket(
-                payload_type=OPUS.payloadType,
+                payload_type=OPUS.payloadType or 0,
                 marker=0,
                 sequence_number=seq,
                 timestamp=(first_timestamp + timestamp) % (1 << 32),

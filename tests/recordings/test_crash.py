@@ -19,7 +19,7 @@ def test_a_sigkilled_recorder_leaves_files_that_decode_up_to_two_seconds_before_
     tmp_path: Path,
 ) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.recordings.kill_writer", str(tmp_path), "10"],
+        [sys.executable, "-m", "tests.recordings.kill_writer", str(tmp_path), "4.5"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import shutil
@@ -16,6 +17,7 @@ from models.meeting import Meeting
 from models.org import Org
 from models.recording import JobStatus, ProcessingJob, Recording, RecordingStatus
 from recordings.jobs import (
+    JobRunner,
     SessionFactory,
     create_recording,
     delete_expired,
@@ -197,3 +199,22 @@ async def test_deleting_a_recording_removes_its_files_and_rows_together(
     async with sessions() as session:
         assert await session.get(Recording, recording_id) is None
         assert list(await session.scalars(select(ProcessingJob))) == []
+
+
+async def test_the_background_runner_processes_a_recording_when_woken(
+    engine: AsyncEngine, tmp_path: Path, single_h264_recording: Path
+) -> None:
+    sessions = make_session_factory(engine)
+    runner = JobRunner(sessions, tmp_path, FAST)
+    runner.start()
+    try:
+        recording_id = await recorded(sessions, tmp_path, single_h264_recording)
+        directory = tmp_path / (await load(sessions, recording_id)).directory
+        await finish_recording(sessions, recording_id, read_manifest(directory))
+        runner.wake()
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await load(sessions, recording_id)).status is not RecordingStatus.READY:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+    finally:
+        await runner.stop()

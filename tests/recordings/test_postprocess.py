@@ -10,8 +10,10 @@ import av
 import pytest
 
 from recordings.postprocess import PostprocessError, ProcessingSettings, make_replay
+from recordings.recorder import Recorder
 from tests.recordings.conftest import BLUE_RGB, YELLOW_RGB
-from tests.recordings.helpers import close_to, frame_at, pixel
+from tests.recordings.helpers import FakeClock, KeyframeRequests, close_to, feed, frame_at, pixel
+from tests.recordings.rtpsource import OPUS, audio_packets, publication
 
 SMALL = ProcessingSettings(width=640, height=360, fps=15, preset="ultrafast")
 
@@ -107,3 +109,18 @@ async def test_ffmpeg_failing_midway_reports_its_error(
     fake.chmod(0o755)
     with pytest.raises(PostprocessError, match="No space left on device"):
         await make_replay(directory, ProcessingSettings(ffmpeg_binary=str(fake)))
+
+
+async def test_an_audio_only_recording_still_becomes_a_playable_mp4(tmp_path: Path) -> None:
+    clock = FakeClock()
+    recorder = Recorder(tmp_path, request_keyframe=KeyframeRequests(), clock=clock)
+    recorder.start()
+    recorder.publication_added(publication("mic", OPUS, source="microphone"))
+    feed(recorder, clock, {"mic": audio_packets(1.5)}, start=0.5)
+    await recorder.stop()
+
+    result = await make_replay(tmp_path, SMALL)
+    with av.open(str(result.replay)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        assert container.duration is not None
+        assert container.duration / av.time_base == pytest.approx(2.0, abs=0.15)

@@ -68,7 +68,7 @@ heartbeats_st = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(heartbeats_st, st.floats(0, 30), st.booleans())
 def test_no_sequence_of_heartbeats_credits_more_than_real_time_or_the_video_length(
     beats: list[tuple[int, tuple[tuple[float, float], ...], float, float]],
@@ -87,7 +87,7 @@ def test_no_sequence_of_heartbeats_credits_more_than_real_time_or_the_video_leng
         assert all(0 <= a < b <= DURATION for a, b in state.ranges)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(ranges_st, max_size=8), st.randoms())
 def test_the_union_of_accepted_heartbeats_does_not_depend_on_their_order(
     batches: list[tuple[tuple[float, float], ...]], random: object
