@@ -15,6 +15,7 @@
 //   room          {locked}
 //   muted_by_host {publication_id, by}
 //   published     {publications: [{publication_id, mid, kind, source}]}
+//   unpublished   {}  all our own tracks were stopped (taken off stage)
 //   error         the error message from the server
 //   closed        {reason, final: true}   the room is over for this client (no reconnect)
 //   refused       {code, reason}          the socket was refused before joining
@@ -428,6 +429,7 @@ export class LiveClient {
       this.up = null;
       this.upSources.clear();
       this.ownPublications.clear();
+      this.emit("unpublished", {});
     };
     this.upQueue = this.upQueue.then(run, run);
     return this.upQueue;

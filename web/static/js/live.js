@@ -427,7 +427,6 @@ client.on("you", (you) => {
   }
   if (before && before.on_stage && !you.on_stage) {
     showMessage(T.off_stage_now, "info");
-    if (!you.can_publish) hideLocal();
   }
   renderToolbar();
 });
@@ -448,6 +447,15 @@ client.on("muted_by_host", () => {
   renderToolbar();
 });
 client.on("published", renderToolbar);
+client.on("unpublished", () => {
+  hideLocal();
+  renderToolbar();
+});
+client.on("publications", ({ publications }) => {
+  for (const [id, entry] of view.videos) {
+    entry.figure.classList.toggle("muted", Boolean(publications.get(id)?.muted));
+  }
+});
 client.on("error", (error) => {
   if (error.code === "media-failed") showMessage(T.media_lost, "warning");
   else console.warn("server error", error);
