@@ -61,29 +61,31 @@ async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_
     site_key = f"site:{world.sites['SA']}"
     live = f"/meetings/{live_server.meeting_id}/live"
 
-    alice = await logged_in_page(browser, live_server, "alice")
-    await alice.goto(live)
-    bob = await logged_in_page(browser, live_server, "bob")
-    await bob.goto(live)
+    alice, bob, site = await asyncio.gather(
+        *(logged_in_page(browser, live_server, name) for name in ("alice", "bob", "site_a"))
+    )
+    await asyncio.gather(alice.goto(live), bob.goto(live), site.goto(live))
 
     # Bob sees Alice's camera decoding and playing, and receives her microphone.
-    await wait_growing(bob, f"{alice_key}/video", "frames", 20)
-    await wait_growing(bob, f"{alice_key}/audio", "packets", 20)
+    await asyncio.gather(
+        wait_growing(bob, f"{alice_key}/video", "frames", 20),
+        wait_growing(bob, f"{alice_key}/audio", "packets", 20),
+    )
     await bob.wait_for_function(
         "() => [...document.querySelectorAll('#stage video')].some(v => v.currentTime > 0.3)",
         timeout=10_000,
     )
 
     # The site terminal watches; the presenter (a moderator) brings it on stage from her list.
-    site = await logged_in_page(browser, live_server, "site_a")
-    await site.goto(live)
     row = alice.locator(f'#participants li[data-key="{site_key}"]')
     await row.get_by_role("button", name="请上台").click(timeout=15_000)
 
-    await wait_growing(bob, f"{site_key}/video", "frames", 20)
-    await wait_growing(alice, f"{site_key}/video", "frames", 20)
-    await wait_growing(alice, f"{site_key}/audio", "packets", 20)
-    await wait_growing(site, f"{alice_key}/video", "frames", 10)
+    await asyncio.gather(
+        wait_growing(bob, f"{site_key}/video", "frames", 20),
+        wait_growing(alice, f"{site_key}/video", "frames", 20),
+        wait_growing(alice, f"{site_key}/audio", "packets", 20),
+        wait_growing(site, f"{alice_key}/video", "frames", 10),
+    )
     await bob.locator(f'#tiles figure[data-key="{site_key}"] video').wait_for(timeout=5_000)
 
     await bob.screenshot(path="/tmp/live-bob.png")
@@ -91,6 +93,11 @@ async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_
     await bob.set_viewport_size({"width": 390, "height": 844})
     await bob.wait_for_timeout(300)
     await bob.screenshot(path="/tmp/live-bob-phone.png")
+
+    # Taken off stage, the site's video goes from Bob's page; its name tile stays.
+    await row.get_by_role("button", name="请下台").click(timeout=10_000)
+    await bob.locator(f'#tiles figure.placeholder[data-key="{site_key}"]').wait_for(timeout=10_000)
+    assert await bob.locator(f'figure[data-key="{site_key}"] video').count() == 0
 
     # Bob's connection drops; the client joins again with its resume token and media returns.
     await bob.evaluate("() => window.lecturehub.client.restart()")

@@ -61,6 +61,7 @@ export class LiveClient {
     this.ownPublications = new Map(); // source -> publication_id
     this.localTracks = new Map(); // source -> MediaStreamTrack
     this.sentDownSdp = false;
+    this.sentUpSdp = false;
     this.pingTimer = null;
     this.retries = 0;
     this.retryTimer = null;
@@ -296,19 +297,24 @@ export class LiveClient {
 
   // -- receiving (the "down" connection) ----------------------------------------------------
 
-  makeDown() {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+  // Candidates found after the SDP went out (gathering outlasted its timeout) are trickled.
+  trickle(pc, name, isCurrent, sdpSent) {
     pc.onicecandidate = (event) => {
-      if (!this.sentDownSdp || pc !== this.down) return;
+      if (!isCurrent() || !sdpSent()) return;
       const c = event.candidate;
       this.send({
         type: "ice_candidate",
-        pc: "down",
+        pc: name,
         candidate: c ? c.candidate : "",
         sdp_mid: c ? c.sdpMid : null,
         sdp_mline_index: c ? c.sdpMLineIndex : null,
       });
     };
+  }
+
+  makeDown() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    this.trickle(pc, "down", () => pc === this.down, () => this.sentDownSdp);
     pc.onconnectionstatechange = () => {
       if (pc === this.down && pc.connectionState === "failed") {
         this.emit("error", { code: "media-failed", message: "down connection failed" });
@@ -366,6 +372,7 @@ export class LiveClient {
     if (!this.up) {
       this.up = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
       const pc = this.up;
+      this.trickle(pc, "up", () => pc === this.up, () => this.sentUpSdp);
       pc.onconnectionstatechange = () => {
         if (pc === this.up && pc.connectionState === "failed") this.restart();
       };
@@ -386,6 +393,7 @@ export class LiveClient {
   async offerUp() {
     const pc = this.up;
     if (!pc) return;
+    this.sentUpSdp = false;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     await waitForGathering(pc, this.gatherTimeoutMs);
@@ -397,6 +405,7 @@ export class LiveClient {
       }
     }
     this.send({ type: "publish_offer", sdp: pc.localDescription.sdp, sources });
+    this.sentUpSdp = true;
   }
 
   // Stop one source (e.g. the screen share): its m-section goes inactive in a new offer.
