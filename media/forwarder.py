@@ -13,7 +13,9 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
+from media import fastpath
 from media.rtp import REWRITE, OutputState, is_keyframe_start
 from media.sinks import PacketSink
 from media.stats import Counters
@@ -31,6 +33,7 @@ class Target:
         "addr",
         "buf",
         "cdata",
+        "fd",
         "lenp",
         "on_start",
         "output",
@@ -59,6 +62,7 @@ class Target:
         self.srtp = path.srtp
         self.sendto = path.sendto
         self.addr = path.addr
+        self.fd = path.fd
         self.output = output
         self.ssrc = ssrc
         self.pt = payload_type
@@ -100,6 +104,14 @@ class Forwarder:
         self.base_seq: int | None = None
         self.max_seq = 0
         self.cycles = 0
+        # the C loop over `active`, when it could be built and every target has a socket
+        self._fast = fastpath.load()
+        self._c_targets: Any = None
+        self._c_count = 0
+        self._c_bytes: Any = self._fast.ffi.new("int *") if self._fast else None
+        self._c_protect: Any = (
+            self._fast.ffi.cast("void *", fastpath.protect_address()) if self._fast else None
+        )
 
     # -- the packet path --------------------------------------------------------------------
 
@@ -123,6 +135,14 @@ class Forwarder:
             return
         self.last_seq = seq
         self.last_ts = ts
+        if self._c_targets is not None:
+            c.packets_out += self._fast.lib.lh_fanout(
+                data, n, self._c_targets, self._c_count, self._c_protect, self._c_bytes
+            )
+            c.bytes_out += self._c_bytes[0]
+            if c.packets_in % SAMPLE_EVERY == 0:
+                c.histogram.add((self.clock() - arrival) * 1e6)
+            return
         pack = REWRITE.pack_into
         protect = srtp_protect
         mark = b1 & 0x80
@@ -172,6 +192,33 @@ class Forwarder:
             if t.on_start is not None:
                 t.on_start()
         self.waiting.clear()
+        self._rebuild_c_targets()
+
+    def _rebuild_c_targets(self) -> None:
+        """Mirror `active` into the C loop's array (on start/stop only, never per packet)."""
+        self._c_targets = None
+        fast = self._fast
+        if fast is None or not self.active:
+            return
+        entries = []
+        for t in self.active:
+            address = fastpath.sockaddr(t.addr) if t.fd is not None else None
+            if address is None:
+                return  # a relayed target: the Python loop handles everyone
+            entries.append((t, address))
+        array = fast.ffi.new("struct lh_target[]", len(entries))
+        for i, (t, address) in enumerate(entries):
+            entry = array[i]
+            entry.srtp = fast.ffi.cast("void *", fastpath.pointer_address(t.srtp))
+            entry.fd = t.fd
+            entry.addrlen = len(address)
+            fast.ffi.memmove(entry.addr, address, len(address))
+            entry.pt = t.pt
+            entry.seq_off = t.seq_off
+            entry.ts_off = t.ts_off
+            entry.ssrc = t.ssrc
+        self._c_targets = array
+        self._c_count = len(entries)
 
     def send_one(self, t: Target, data: bytes) -> bool:
         """Rewrite, protect and send one packet to one target (NACK answers)."""
@@ -205,6 +252,7 @@ class Forwarder:
         """Remove a target, remembering where its output stream stopped."""
         if target in self.active:
             self.active.remove(target)
+            self._rebuild_c_targets()
             if self.last_seq is not None:
                 target.output.unbind(self.last_seq, self.last_ts, time.monotonic())
         elif target in self.waiting:

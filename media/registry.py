@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from media import fastpath
 from media.errors import CloseReason
 from media.events import RoomListener
 from media.room import Room
@@ -16,6 +17,9 @@ class RoomRegistry:
         self.settings = settings
         self.listener = listener
         self.rooms: dict[str, Room] = {}
+        # Build (or load the cached) C fan-out loop now, at start-up, not in the middle of
+        # the first publish: compiling takes seconds the first time.
+        fastpath.load()
 
     def open_room(self, settings: RoomSettings) -> Room:
         """The room for these settings; an open room with that id is returned as it is."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from media import messages as m
 from media.errors import CloseReason, ErrorCode, MediaError
@@ -42,7 +42,9 @@ def rtc_configuration(settings: MediaSettings) -> RTCConfiguration:
         else RTCIceServer(urls=url)
         for url in settings.ice_servers
     ]
-    return RTCConfiguration(iceServers=servers)
+    # One transport per peer connection: the forwarder sends every m-section of a subscriber
+    # through one SRTP session and one socket.
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 class Room:

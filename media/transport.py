@@ -37,17 +37,20 @@ srtp_protect_rtcp: Callable[[Any, Any, Any], int] = lib.srtp_protect_rtcp
 class SendPath:
     """Protect-and-send for one subscriber connection, without asyncio or aiortc layers."""
 
-    __slots__ = ("addr", "buf", "cdata", "lenp", "sendto", "session", "srtp", "view")
+    __slots__ = ("addr", "buf", "cdata", "fd", "lenp", "sendto", "session", "srtp", "view")
 
     def __init__(
         self,
         session: pylibsrtp.Session,
         sendto: Callable[[Any, tuple[str, int]], Any],
         addr: Any,
+        fd: int | None = None,
     ) -> None:
         # The raw srtp_t pointer is only valid while the Session lives: keep it alive.
         self.session = session
         self.srtp = session._srtp[0]
+        self.fd = fd
+        """The UDP socket's descriptor, for the C loop; None when only `sendto` works."""
         self.sendto = sendto
         self.addr = addr
         self.cdata = ffi.new("char[]", SRTP_BUFFER)
@@ -96,7 +99,7 @@ def open_send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     if type(protocol) is aioice.ice.StunProtocol:
         sock = protocol.transport.get_extra_info("socket")
         raw = getattr(sock, "_sock", sock)  # asyncio wraps it in a TransportSocket
-        return SendPath(srtp, raw.sendto, pair.remote_addr)
+        return SendPath(srtp, raw.sendto, pair.remote_addr, raw.fileno())
     # A TURN relay wraps data in channel messages: go through aioice (rare, slower).
     return SendPath(srtp, _relay_sender(protocol), pair.remote_addr)
 
@@ -154,10 +157,11 @@ RtcpHook = Callable[[list[AnyRtcpPacket]], None]
 def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
     """Call `hook` with each incoming RTCP compound packet, then let aiortc route it.
 
-    aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK finds an
-    empty history) and keeps its statistics (round-trip time from receiver reports).
+    This replaces `RTCDtlsTransport._handle_rtcp_data` with the same routing, parsing each
+    packet once. aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK
+    finds an empty history) and keeps its statistics (round-trip time from receiver reports).
     """
-    original = dtls._handle_rtcp_data
+    router = dtls._rtp_router
 
     async def handle_rtcp_data(data: bytes) -> None:
         try:
@@ -165,7 +169,9 @@ def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
         except ValueError:
             return
         hook(packets)
-        await original(data)
+        for packet in packets:
+            for recipient in router.route_rtcp(packet):
+                await recipient._handle_rtcp_packet(packet)
 
     dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
 

@@ -48,7 +48,7 @@ def packets() -> list[bytes]:
     ]
 
 
-def measure(subscribers: int) -> tuple[float, float]:
+def measure(subscribers: int, c_loop: bool) -> tuple[float, float]:
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -57,7 +57,7 @@ def measure(subscribers: int) -> tuple[float, float]:
     forwarder = Forwarder("p", "audio", "audio/opus")
     paths = []
     for i in range(subscribers):
-        path = SendPath(session(), out.sendto, addr)
+        path = SendPath(session(), out.sendto, addr, out.fileno() if c_loop else None)
         paths.append(path)
         forwarder.add(Target(path, OutputState(48000), 1000 + i, 111))
     data = packets()
@@ -87,10 +87,12 @@ def measure(subscribers: int) -> tuple[float, float]:
 def main() -> None:
     counts = [int(a) for a in sys.argv[1:]] or [1, 10, 50, 100]
     for n in counts:
-        forwarded, floor = measure(n)
+        python_loop, floor = measure(n, c_loop=False)
+        c_loop, floor2 = measure(n, c_loop=True)
+        floor = min(floor, floor2)
         print(
-            f"subscribers={n:4d}  forward={forwarded:6.2f} us/copy  "
-            f"floor={floor:6.2f} us/copy  ratio={forwarded / floor:4.2f}"
+            f"subscribers={n:4d}  python loop={python_loop:6.2f}  C loop={c_loop:6.2f}  "
+            f"floor={floor:6.2f} us/copy  (C loop / floor = {c_loop / floor:4.2f})"
         )
 
 

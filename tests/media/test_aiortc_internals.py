@@ -66,6 +66,15 @@ async def test_a_dtls_transport_has_the_srtp_sessions_and_ice_connection_we_use(
         # the DTLS transport dispatches RTCP through an attribute lookup we can replace
         (RTCDtlsTransport._recv_next, ["await self._handle_rtcp_data(data)", "_rx_srtp"]),
         (RTCDtlsTransport._setup_srtp, ["tx_policy.allow_repeat_tx = True"]),
+        # media.transport.hook_rtcp reproduces this routing
+        (
+            RTCDtlsTransport._handle_rtcp_data,
+            [
+                "packets = RtcpPacket.parse(data)",
+                "for recipient in self._rtp_router.route_rtcp(packet):",
+                "await recipient._handle_rtcp_packet(packet)",
+            ],
+        ),
         # the sender encodes only after its track yields, and reports from private counters
         (RTCRtpSender._next_encoded_frame, ["data = await self.__track.recv()", "get_encoder"]),
         (RTCRtpSender._run_rtcp, ["ntp_timestamp=self.__ntp_timestamp"]),

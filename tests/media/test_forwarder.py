@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from pylibsrtp import Policy, Session
 
+from media import fastpath
 from media.forwarder import Forwarder, Target
 from media.rtp import OutputState, parse_header
 from media.sinks import PublicationInfo
@@ -20,7 +21,7 @@ KEY = os.urandom(16 + 14)
 class Subscriber:
     """A UDP socket and an SRTP session that can decrypt what the forwarder sent it."""
 
-    def __init__(self, out: socket.socket, ssrc: int, pt: int) -> None:
+    def __init__(self, out: socket.socket, ssrc: int, pt: int, c_loop: bool) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(1.0)
@@ -28,7 +29,9 @@ class Subscriber:
         tx.allow_repeat_tx = True  # as aiortc configures it: retransmissions reuse indexes
         rx = Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND)
         self.tx, self.rx = Session(tx), Session(rx)
-        path = SendPath(self.tx, out.sendto, self.sock.getsockname())
+        # With a descriptor the forwarder uses its C loop; without, its Python loop.
+        fd = out.fileno() if c_loop else None
+        path = SendPath(self.tx, out.sendto, self.sock.getsockname(), fd)
         self.target = Target(path, OutputState(90000), ssrc, pt)
 
     def receive(self) -> bytes:
@@ -36,6 +39,13 @@ class Subscriber:
 
     def close(self) -> None:
         self.sock.close()
+
+
+@pytest.fixture(params=["c-loop", "python-loop"])
+def c_loop(request: pytest.FixtureRequest) -> bool:
+    if request.param == "c-loop" and fastpath.load() is None:
+        pytest.skip("the C fan-out loop cannot be built here (no C compiler?)")
+    return bool(request.param == "c-loop")
 
 
 @pytest.fixture
@@ -56,15 +66,17 @@ VP8_DELTA = bytes([0x10, 0x11, 0x00, 0x00])
 
 def test_each_subscriber_gets_its_own_ssrc_payload_type_and_sequence_space(
     out: socket.socket,
+    c_loop: bool,
 ) -> None:
     forwarder = Forwarder("p-1", "video", "video/VP8")
-    subs = [Subscriber(out, 1000 + i, 100 + i) for i in range(3)]
+    subs = [Subscriber(out, 1000 + i, 100 + i, c_loop) for i in range(3)]
     try:
         for s in subs:
             forwarder.add(s.target)
         forwarder.forward(rtp(10, 5000, VP8_DELTA), 0.0)  # not decodable: held back
         assert forwarder.counters.packets_out == 0
         forwarder.forward(rtp(11, 8000, VP8_KEY, marker=True), 0.0)
+        assert (forwarder._c_targets is not None) == c_loop  # the loop under test ran
         forwarder.forward(rtp(12, 11000, VP8_DELTA), 0.0)
         for i, s in enumerate(subs):
             first, second = parse_header(s.receive()), parse_header(s.receive())
@@ -77,9 +89,9 @@ def test_each_subscriber_gets_its_own_ssrc_payload_type_and_sequence_space(
             s.close()
 
 
-def test_the_payload_arrives_unchanged_after_srtp(out: socket.socket) -> None:
+def test_the_payload_arrives_unchanged_after_srtp(out: socket.socket, c_loop: bool) -> None:
     forwarder = Forwarder("p-1", "audio", "audio/opus")
-    sub = Subscriber(out, 7, 111)
+    sub = Subscriber(out, 7, 111, c_loop)
     try:
         forwarder.add(sub.target)
         payload = os.urandom(900)
@@ -92,9 +104,10 @@ def test_the_payload_arrives_unchanged_after_srtp(out: socket.socket) -> None:
 
 def test_a_nack_is_answered_from_the_cache_with_the_subscribers_numbering(
     out: socket.socket,
+    c_loop: bool,
 ) -> None:
     forwarder = Forwarder("p-1", "audio", "audio/opus")
-    sub = Subscriber(out, 7, 111)
+    sub = Subscriber(out, 7, 111, c_loop)
     try:
         forwarder.add(sub.target)
         for seq in range(100, 110):
@@ -113,10 +126,12 @@ def test_a_nack_is_answered_from_the_cache_with_the_subscribers_numbering(
         sub.close()
 
 
-def test_a_removed_target_resumes_its_numbering_on_the_next_source(out: socket.socket) -> None:
+def test_a_removed_target_resumes_its_numbering_on_the_next_source(
+    out: socket.socket, c_loop: bool
+) -> None:
     first = Forwarder("p-1", "audio", "audio/opus")
     second = Forwarder("p-2", "audio", "audio/opus")
-    sub = Subscriber(out, 7, 111)
+    sub = Subscriber(out, 7, 111, c_loop)
     try:
         first.add(sub.target)
         for seq in range(50, 55):
@@ -132,6 +147,7 @@ def test_a_removed_target_resumes_its_numbering_on_the_next_source(out: socket.s
 
 def test_muted_publications_are_not_forwarded_but_sinks_still_get_packets(
     out: socket.socket,
+    c_loop: bool,
 ) -> None:
     class Sink:
         def __init__(self) -> None:
@@ -147,7 +163,7 @@ def test_muted_publications_are_not_forwarded_but_sinks_still_get_packets(
     forwarder = Forwarder("p-1", "audio", "audio/opus")
     sink = Sink()
     forwarder.sinks.append(sink)
-    sub = Subscriber(out, 7, 111)
+    sub = Subscriber(out, 7, 111, c_loop)
     try:
         forwarder.add(sub.target)
         forwarder.enabled = False

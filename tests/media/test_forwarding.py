@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from aiortc.rtp import RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket
 
+from media import fastpath
 from media.registry import RoomRegistry
 from media.rtp import is_keyframe_start, parse_header
 from media.settings import Identity, RoomSettings
@@ -46,11 +49,15 @@ async def test_a_publisher_and_three_subscribers_exchange_video_and_audio_withou
             await viewer.wait_frames("audio", 20)
         stats = room.forwarding_stats()
         assert stats.packets_out > stats.packets_in  # fanned out to three
+        if fastpath.load() is not None:  # real sockets: the C loop carried the packets
+            assert all(p.forwarder._c_count == 3 for p in room.publications.values())
         assert stats.latency_samples > 0
         assert codec_ledger.server_encoders() == 0
         assert codec_ledger.server_decoders() == 0
         assert len(codec_ledger.decoder_queues) >= 6  # the clients did decode: counting works
         assert len(codec_ledger.server_pcs) == 4
+        for pc in codec_ledger.server_pcs:  # bundled: one transport per connection
+            assert len({id(t.sender.transport) for t in pc.getTransceivers()}) == 1
     finally:
         for client in [host, *viewers]:
             await client.close()
@@ -161,6 +168,16 @@ async def test_a_host_brings_a_site_on_stage_mutes_it_and_removes_it(
         frames = viewer.frames["audio"]
         await _settle(0.6)
         assert viewer.frames["audio"] - frames <= 2  # nothing forwarded while muted
+
+        await site.send(type="set_muted", publication_id=publication_id, muted=False)
+        await viewer.wait_message("publication_updated", after=1)
+        await viewer.wait_frames("audio", 10)  # forwarded again
+
+        await host.send(type="stage_off", identity_key="site:3")
+        removed = await viewer.wait_message("publication_removed")
+        assert removed["reason"] == "stage-off"
+        await site.offer_publish(video=False)
+        assert (await site.wait_message("error", after=1))["code"] == "not-allowed"
 
         await host.send(type="kick", identity_key="site:3")
         left = await viewer.wait_message("participant_left")
@@ -311,3 +328,78 @@ async def test_trickled_candidates_and_their_end_are_accepted(registry: RoomRegi
         assert [e["code"] for e in errors] == ["negotiation-failed"]  # no down connection yet
     finally:
         await host.close()
+
+
+def capture_rtcp(dtls: Any, into: list[Any]) -> None:
+    """Record the RTCP packets a client's DTLS transport receives (then handle them)."""
+    original = dtls._handle_rtcp_data
+
+    async def handle(data: bytes) -> None:
+        into.extend(RtcpPacket.parse(data))
+        await original(data)
+
+    dtls._handle_rtcp_data = handle
+
+
+def capture_rtp(dtls: Any, into: dict[int, int]) -> None:
+    """Remember the latest RTP timestamp per SSRC a client's DTLS transport receives."""
+    original = dtls._handle_rtp_data
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        header = parse_header(data)
+        into[header.ssrc] = header.timestamp
+        await original(data, arrival_time_ms)
+
+    dtls._handle_rtp_data = handle
+
+
+@pytest.mark.timeout(60)
+async def test_rtcp_flows_both_ways_with_rewritten_sender_reports(registry: RoomRegistry) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish()
+        assert host.up is not None
+        upstream: list[Any] = []
+        capture_rtcp(host.up.getTransceivers()[0].sender.transport, upstream)
+        await viewer.wait_message("subscribe_offer")
+        await _until(lambda: bool(viewer.down.getTransceivers()))
+        downstream: list[Any] = []
+        latest: dict[int, int] = {}
+        dtls = viewer.down.getTransceivers()[0].receiver.transport
+        capture_rtcp(dtls, downstream)
+        capture_rtp(dtls, latest)
+        await viewer.wait_frames("video", 5)
+
+        def useful_sender_report() -> bool:
+            return any(
+                isinstance(p, RtcpSrPacket)
+                and p.ssrc in latest
+                and p.sender_info.packet_count > 0
+                and p.sender_info.ntp_timestamp != 0
+                for p in downstream
+            )
+
+        await _until(useful_sender_report)
+        for report in (p for p in downstream if isinstance(p, RtcpSrPacket)):
+            if report.ssrc in latest and report.sender_info.ntp_timestamp:
+                # the SR's RTP time is in the subscriber's timestamp space (rewritten),
+                # within a couple of seconds of the media it received
+                skew = (latest[report.ssrc] - report.sender_info.rtp_timestamp) % 2**32
+                skew = min(skew, 2**32 - skew)
+                assert skew < 2 * 90000, skew
+
+        published = {p.ssrc for p in room.publications.values()}
+        await _until(
+            lambda: any(
+                isinstance(p, RtcpRrPacket) and {r.ssrc for r in p.reports} & published
+                for p in upstream
+            )
+        )
+        assert any(isinstance(p, RtcpPsfbPacket) and p.fmt == 15 for p in upstream)  # REMB
+    finally:
+        await host.close()
+        await viewer.close()
