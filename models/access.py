@@ -208,7 +208,8 @@ def visible_orgs(viewer: Viewer) -> Select[Org]:
     if viewer.can_manage:
         return query.where(org_manageable(viewer))
     if viewer.is_site:
-        return query.where(Org.id == select(Site.org_id).where(Site.id == viewer.site_id))
+        site_org = select(Site.org_id).where(Site.id == viewer.site_id).scalar_subquery()
+        return query.where(Org.id == site_org)
     if viewer.member_id is None:
         return query.where(false())
     own = aliased(Org)

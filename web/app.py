@@ -11,6 +11,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_engine, make_session_factory
+from web import headers
 from web.auth import csrf_middleware
 from web.config import Config, ensure_secret_key
 from web.errors import error_middleware
@@ -66,6 +67,7 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
     app.cleanup_ctx.append(live_context)  # after the engine's: runs its shutdown first
     setup_templates(app)
     setup_routes(app)
+    headers.setup(app)
     return app
 
 

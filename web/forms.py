@@ -41,7 +41,8 @@ class Form:
         return name in self.data
 
     def _missing(self, name: str, required: bool) -> None:
-        if required and not self.partial:
+        # In a partial update an absent field is kept, but a present empty one is an error.
+        if required and (not self.partial or self.has(name)):
             self.errors[name] = _("This field is required.")
 
     def text(self, name: str, *, max_len: int, required: bool = True) -> str | None:

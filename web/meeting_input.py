@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -54,6 +54,8 @@ class MeetingInput:
     credited_hours: Decimal | None
     record: bool | None
     agenda: str | None
+    presider_id: int | None = None
+    recorder_id: int | None = None
 
 
 def read_meeting(form: Form, tz: ZoneInfo) -> MeetingInput:
@@ -73,6 +75,8 @@ def read_meeting(form: Form, tz: ZoneInfo) -> MeetingInput:
         ),
         record=form.boolean("record"),
         agenda=form.text("agenda", max_len=MAX_TEXT, required=False),
+        presider_id=form.integer("presider_id", required=False),
+        recorder_id=form.integer("recorder_id", required=False),
     )
     form.check()
     return data
@@ -94,11 +98,11 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 async def _resolve(
-    db: AsyncSession, kind: type[_Row], ids: list[int], allowed: object
+    db: AsyncSession, kind: type[_Row], ids: list[int], allowed: ColumnElement[bool]
 ) -> list[_Row] | None:
     if not ids:
         return []
-    rows = list(await db.scalars(select(kind).where(kind.id.in_(ids), allowed)))  # type: ignore[arg-type]
+    rows = list(await db.scalars(select(kind).where(kind.id.in_(ids), allowed)))
     return rows if len(rows) == len(set(ids)) else None
 
 
@@ -134,6 +138,14 @@ async def apply_meeting(
             errors["presenter_ids"] = outside
         else:
             meeting.presenters = people
+    for name in ("presider_id", "recorder_id"):
+        person_id = getattr(data, name)
+        if person_id is not None:
+            found = await _resolve(db, Member, [person_id], member_manageable(viewer))
+            if found is None:
+                errors[name] = outside
+            else:
+                setattr(meeting, name, person_id)
     if errors:
         raise UserError(fields=errors)
     _check_times(meeting, data)
@@ -149,21 +161,20 @@ async def apply_meeting(
         meeting.audience = [await db.get_one(Org, meeting.host_org_id)]
 
 
-def _with_links() -> list[object]:
-    return [
-        selectinload(Meeting.audience),
-        selectinload(Meeting.sites),
-        selectinload(Meeting.presenters),
-        selectinload(Meeting.host_org),
-    ]
+LINKS = (
+    selectinload(Meeting.audience),
+    selectinload(Meeting.sites),
+    selectinload(Meeting.presenters),
+    selectinload(Meeting.host_org),
+    selectinload(Meeting.presider),
+    selectinload(Meeting.recorder),
+)
 
 
 async def load_meeting(db: AsyncSession, viewer: Viewer, meeting_id: int) -> Meeting:
     """A meeting the viewer may see (with its links loaded), else ``NotFound``."""
     meeting = await db.scalar(
-        select(Meeting)
-        .where(Meeting.id == meeting_id, meeting_visible(viewer))
-        .options(*_with_links())  # type: ignore[arg-type]
+        select(Meeting).where(Meeting.id == meeting_id, meeting_visible(viewer)).options(*LINKS)
     )
     if meeting is None:
         raise NotFound()

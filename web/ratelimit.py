@@ -7,6 +7,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 
 WINDOW_SECONDS = 60.0
+MAX_KEYS = 10_000
 
 
 class LoginLimiter:
@@ -35,6 +36,13 @@ class LoginLimiter:
         now = self._clock()
         for key in keys:
             self._failures[key].append(now)
+        if len(self._failures) > MAX_KEYS:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Forget keys without recent failures (a spray of usernames must not grow memory)."""
+        for key in list(self._failures):
+            self._recent(key)
 
     def succeeded(self, username_key: str) -> None:
         self._failures.pop(username_key, None)

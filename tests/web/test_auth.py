@@ -142,6 +142,10 @@ async def test_pages_send_visitors_to_the_login_page(client: Client) -> None:
     response = await client.get("/", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"].startswith("/login?next=/")
+    response = await client.get("/meetings?month=2025-04&x=1", allow_redirects=False)
+    assert response.headers["Location"].startswith("/login?next=/meetings")
+    page = await (await client.get(response.headers["Location"])).text()
+    assert 'name="next" value="/meetings?month=2025-04&amp;x=1"' in page
 
 
 async def test_the_login_page_never_redirects_to_another_site(client: Client) -> None:
@@ -158,3 +162,26 @@ async def test_the_login_page_never_redirects_to_another_site(client: Client) ->
     )
     assert response.status == 303
     assert response.headers["Location"] == "/"
+
+
+async def test_pages_are_not_cached_nor_framed(client: Client) -> None:
+    response = await client.get("/login")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    response = await client.get("/static/style.css")
+    assert response.status == 200
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+async def test_a_deactivated_account_loses_its_session(
+    client: Client, sqlite_engine: AsyncEngine
+) -> None:
+    from sqlalchemy import update
+
+    from models.member import Account
+
+    await api_login(client, "bob")
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(update(Account).where(Account.username == "bob").values(active=False))
+    assert (await client.get("/api/v1/me")).status == 401

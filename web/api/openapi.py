@@ -118,6 +118,8 @@ MEETING_FIELDS = {
     "credited_hours": {"type": "number", "minimum": 0, "maximum": 24},
     "record": BOOL,
     "agenda": {"type": "string", "maxLength": 5000},
+    "presider_id": INT,
+    "recorder_id": INT,
 }
 MEMBER_FIELDS = {
     "name": {"type": "string", "maxLength": 100},

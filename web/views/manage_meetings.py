@@ -93,6 +93,8 @@ def meeting_values(request: web.Request, meeting: Meeting) -> dict[str, Any]:
         "credited_hours": str(meeting.credited_hours),
         "record": meeting.record,
         "agenda": meeting.agenda,
+        "presider_id": meeting.presider_id or "",
+        "recorder_id": meeting.recorder_id or "",
     }
 
 
