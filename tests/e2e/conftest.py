@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.browser
-
 
 def free_port() -> int:
     with socket.socket() as sock:

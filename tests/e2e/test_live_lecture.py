@@ -6,12 +6,15 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from models.attendance.enums import EventKind
 from models.attendance.tables import AttendanceEvent
 from tests.e2e.conftest import LiveServer, logged_in_page
 from web.keys import LIVE_WRITER, SESSIONS
+
+pytestmark = pytest.mark.browser
 
 # Inbound RTP counters of the page's down connection, by sender and kind.
 STATS_BY_SENDER = """
@@ -93,6 +96,13 @@ async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_
     await bob.set_viewport_size({"width": 390, "height": 844})
     await bob.wait_for_timeout(300)
     await bob.screenshot(path="/tmp/live-bob-phone.png")
+
+    await alice.set_viewport_size({"width": 390, "height": 844})
+    await alice.click("#people-toggle")
+    await alice.wait_for_timeout(300)
+    await alice.screenshot(path="/tmp/live-alice-phone.png", full_page=True)
+    await alice.click("#people-toggle")
+    await alice.set_viewport_size({"width": 1280, "height": 720})
 
     # Taken off stage, the site's video goes from Bob's page; its name tile stays.
     await row.get_by_role("button", name="请下台").click(timeout=10_000)
