@@ -18,7 +18,7 @@ from models.attendance.ledger import NewEvent, append_event
 from models.attendance.tables import AttendanceEvent
 from models.db import make_session_factory
 from models.enums import MeetingStatus
-from models.meeting import Meeting
+from models.meeting import Meeting, meeting_presenter
 from tests.media.client import Client as RtcClient
 from tests.web.conftest import Client, MakeClient, World, api_login, web_config
 from tests.web.live.helpers import (
@@ -337,3 +337,63 @@ async def test_presence_a_crash_left_open_is_closed_when_the_app_starts(
     await make_client(sqlite_engine)
     events = await ledger(sqlite_engine, meeting_id)
     assert [(e.kind, e.reason) for e in events][-1] == (EventKind.LIVE_LEAVE, "server-restart")
+
+
+async def test_room_rights_come_from_the_meeting_in_a_lecture(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    """Presenters publish and moderate; members and sites watch until brought on stage."""
+    meeting_id = world.meetings["m_lecture"]
+    await start_now(sqlite_engine, meeting_id)
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        await db.execute(
+            meeting_presenter.insert().values(meeting_id=meeting_id, member_id=world.members["bob"])
+        )
+    seen: dict[str, dict[str, object]] = {}
+    for name in ("bob", "alice", "site_a", "sec_g1", "olga"):
+        async with await browser_for(client, name) as http:
+            welcome = await hello(await open_socket(http, client, meeting_id))
+            assert welcome["mode"] == "lecture"
+            seen[name] = welcome["you"]
+    flags = {name: (you["moderator"], you["can_publish"]) for name, you in seen.items()}
+    assert flags == {
+        "bob": (True, True),  # the presenter
+        "alice": (False, False),
+        "site_a": (False, False),  # a lecture: sites speak only on stage
+        "sec_g1": (False, False),  # G1 does not contain the host org (the committee)
+        "olga": (True, True),  # organisers moderate everything
+    }
+    assert seen["site_a"]["kind"] == "site"
+    assert str(seen["olga"]["identity_key"]).startswith("account:")  # no member record
+
+
+async def test_a_host_removes_a_member_whose_leave_is_recorded_as_kicked(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    alice_key = f"member:{world.members['alice']}"
+    async with (
+        await browser_for(client, "sec_g1") as host_http,
+        await browser_for(client, "alice") as alice_http,
+    ):
+        host = await open_socket(host_http, client, meeting_id)
+        assert (await hello(host))["you"]["moderator"] is True
+        alice = await open_socket(alice_http, client, meeting_id)
+        assert (await hello(alice))["you"]["moderator"] is False
+        await alice.send_json({"type": "kick", "identity_key": alice_key})
+        assert (await next_message(alice, "error"))["code"] == "not-allowed"
+        await host.send_json({"type": "kick", "identity_key": alice_key})
+        assert (await next_message(alice, "closed"))["reason"] == "kicked"
+        end = await alice.receive(timeout=WAIT)
+        assert (end.type, end.extra) == (WSMsgType.CLOSE, "kicked")
+        left = await next_message(host, "participant_left")
+        assert (left["identity_key"], left["reason"]) == (alice_key, "kicked")
+    await asyncio.sleep(0.2)
+    await written(client)
+    alice_events = [
+        (e.kind, e.reason)
+        for e in await ledger(sqlite_engine, meeting_id)
+        if e.member_id == world.members["alice"]
+    ]
+    assert alice_events == [(EventKind.LIVE_JOIN, ""), (EventKind.LIVE_LEAVE, "kicked")]
