@@ -108,11 +108,12 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     try:
         room = await open_room_for(request, viewer, path_id(request))
         identity = identity_of(viewer)
-        request.app[LIVE_WRITER].note_device(room.id, identity.key, device_of(request))
         try:
             session = room.connect(identity)
         except MediaError as exc:
             raise Refusal(_MEDIA_CLOSE.get(exc.code, CLOSE_FORBIDDEN), exc.code.value) from exc
+        # Joining happens on `hello`, later: the ledger learns this connection's device first.
+        request.app[LIVE_WRITER].note_device(room.id, identity.key, device_of(request))
     except Refusal as refusal:
         await ws.close(code=refusal.code, message=refusal.reason.encode())
         return ws
