@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from models.attendance.enums import EventKind
 from models.attendance.tables import AttendanceEvent
+from models.enums import MeetingStatus
+from models.meeting import Meeting
 from tests.e2e.conftest import LiveServer, logged_in_page
 from web.keys import LIVE_WRITER, SESSIONS
 
@@ -142,3 +144,34 @@ async def test_a_presenter_whose_camera_is_refused_is_told_how_to_allow_it(
     await alice.screenshot(path="/tmp/live-denied.png")
     # She still watches and may try again.
     assert await alice.locator("#publish").is_visible()
+
+
+async def test_a_hand_raised_reaches_the_host_whose_lock_and_end_reach_the_member(
+    live_server: LiveServer, browser: Any
+) -> None:
+    bob_key = f"member:{live_server.world.members['bob']}"
+    host, bob = await asyncio.gather(
+        logged_in_page(browser, live_server, "olga"), logged_in_page(browser, live_server, "bob")
+    )
+    live = f"/meetings/{live_server.meeting_id}/live"
+    await asyncio.gather(host.goto(live), bob.goto(live))
+
+    await bob.get_by_role("button", name="举手").click()
+    bob_row = host.locator(f'#participants li[data-key="{bob_key}"]')
+    await bob_row.locator(".badge.hand").wait_for()
+    await bob_row.get_by_role("button", name="放下手").click()
+    await bob.get_by_role("button", name="举手").wait_for()
+
+    await host.get_by_role("button", name="锁定会议室").click()
+    await bob.locator("#room-locked").wait_for(state="visible")
+
+    host.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await host.get_by_role("button", name="结束会议").click()
+    message = bob.locator("#messages .message.error")
+    await message.wait_for()
+    assert "会议已结束" in await message.inner_text()
+    await bob.screenshot(path="/tmp/live-ended.png")
+    await live_server.app[LIVE_WRITER].drain()
+    async with live_server.app[SESSIONS]() as db:
+        status = await db.scalar(select(Meeting.status).where(Meeting.id == live_server.meeting_id))
+    assert status is MeetingStatus.ENDED

@@ -139,9 +139,10 @@ export class LiveClient {
       return;
     }
     if (this.leaving || this.finished || FINAL_REASONS.has(reason)) {
+      const told = this.finished; // the `closed` message came first and was reported
       this.finished = true;
       this.setState("closed");
-      if (!this.leaving) this.emit("closed", { reason: reason || "closed", final: true });
+      if (!this.leaving && !told) this.emit("closed", { reason: reason || "closed", final: true });
       return;
     }
     this.scheduleReconnect();
