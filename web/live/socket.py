@@ -137,8 +137,11 @@ async def bridge(ws: web.WebSocketResponse, session: SignallingSession) -> None:
         await session.close(CloseReason.CLIENT_LEFT)  # idempotent: no-op if closed already
         try:
             await asyncio.wait_for(asyncio.shield(writer), WRITER_GRACE)
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
             writer.cancel()
+        except asyncio.CancelledError:
+            writer.cancel()
+            raise
         except Exception:
             logger.exception("room socket writer failed")
         if not ws.closed:
