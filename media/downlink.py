@@ -93,7 +93,11 @@ class DownConnection:
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): the client tore the connection down (DTLS
+            # close_notify). Either way this participant can no longer receive.
+            if self.pc.connectionState == "failed" or (
+                self.pc.connectionState == "closed" and not self._closed
+            ):
                 on_failed()
 
     # -- what to receive -------------------------------------------------------------------
