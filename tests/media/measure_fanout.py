@@ -51,6 +51,7 @@ def started(room: Any) -> int:
 
 
 async def serve(counts: list[int], seconds: float, processes: int, profile: bool) -> None:
+    from media.errors import CloseReason
     from media.events import NullListener
     from media.registry import RoomRegistry
     from media.settings import Identity, MediaSettings, RoomSettings
@@ -79,6 +80,7 @@ async def serve(counts: list[int], seconds: float, processes: int, profile: bool
         out = asyncio.ensure_future(pump_out())
         while line := await reader.readline():
             await session.receive(line.decode())
+        await session.close(CloseReason.CLIENT_LEFT)  # as web/ does when the socket closes
         out.cancel()
 
     server = await asyncio.start_server(bridge, "127.0.0.1", 0)
