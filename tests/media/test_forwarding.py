@@ -384,6 +384,9 @@ async def test_rtcp_flows_both_ways_with_rewritten_sender_reports(registry: Room
             )
 
         await _until(useful_sender_report)
+        reports = [p for p in downstream if isinstance(p, RtcpSrPacket)]
+        # only the forwarder's reports: aiortc's own loop (NTP 0, no packets) is silenced
+        assert all(r.sender_info.ntp_timestamp != 0 for r in reports)
         for report in (p for p in downstream if isinstance(p, RtcpSrPacket)):
             if report.ssrc in latest and report.sender_info.ntp_timestamp:
                 # the SR's RTP time is in the subscriber's timestamp space (rewritten),
