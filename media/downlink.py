@@ -67,6 +67,11 @@ def codec_preferences(publication: Publication) -> list[object]:
     return [c for c in caps.codecs if c.mimeType.lower() in (mime, f"{publication.kind}/rtx")]
 
 
+def stream_id(identity_key: str) -> str:
+    """An msid stream id (an SDP token: no colon) for a publisher."""
+    return "lh-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in identity_key)
+
+
 def quiet_sender_reports(sender: RTCRtpSender) -> None:
     """Replace aiortc's per-sender RTCP loop (one SR + SDES per m-section per second, from
     counters it never updates here) with an idle task honouring its start/exit events;
@@ -174,6 +179,9 @@ class DownConnection:
             self.slots.append(slot)
         else:
             slot.transceiver.direction = "sendonly"
+        # One MediaStream per publisher (the msid in our offers), so the browser lip-syncs
+        # its audio and video.
+        slot.transceiver.sender._stream_id = stream_id(publication.owner_key)
         subscription = Subscription(publication, self.subscriber_key, slot.transceiver.sender)
 
         def on_closed(closed: Subscription, reason: CloseReason) -> None:

@@ -47,6 +47,9 @@ async def test_a_publisher_and_three_subscribers_exchange_video_and_audio_withou
         for viewer in viewers:
             await viewer.wait_frames("video", 20)
             await viewer.wait_frames("audio", 20)
+            offer = viewer.of_type("subscribe_offer")[-1]["sdp"]
+            # audio and video of the host are one MediaStream (so browsers lip-sync them)
+            assert offer.count("a=msid:lh-member-1 ") == 2
         stats = room.forwarding_stats()
         assert stats.packets_out > stats.packets_in  # fanned out to three
         if fastpath.load() is not None:  # real sockets: the C loop carried the packets
