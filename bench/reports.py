@@ -415,6 +415,13 @@ async def measure(db: str, url: str, data: Data, runs: int) -> list[dict[str, An
     sessions = make_session_factory(engine)
     async with sessions() as session, session.begin():
         await rebuild_tallies(session)
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+        else:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
     load_s = time.perf_counter() - began
     year = (dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1))
     results = []

@@ -60,8 +60,13 @@ def _count_columns() -> list[ColumnElement[int]]:
     return record_counts()
 
 
+_CENT = Decimal("0.01")
+
+
 def _hours(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value or 0))
+    return value.quantize(_CENT)
 
 
 # ---------------------------------------------------------------- meeting report
