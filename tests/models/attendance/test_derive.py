@@ -324,3 +324,41 @@ async def test_a_leave_approved_by_the_secretary_before_the_start_excuses(world:
     assert (first.status, second.status) == (LeaveStatus.APPROVED, LeaveStatus.REFUSED)
     assert records[asks.id] is AttendanceStatus.EXCUSED
     assert records[refused.id] is AttendanceStatus.ABSENT
+
+
+async def test_rederiving_writes_only_the_records_that_changed(world: World) -> None:
+    mid = await _scenario(world)
+    absent = world.members["absent"].id
+    async with world.sessions() as session, session.begin():
+        first = {
+            r.member_id: r.derived_at for r in await rederive_meeting(session, mid, now=at(70))
+        }
+        again = {
+            r.member_id: r.derived_at for r in await rederive_meeting(session, mid, now=at(80))
+        }
+        await append_event(
+            session,
+            NewEvent(
+                "late-sheet",
+                mid,
+                EventKind.CORRECTION,
+                at(90),
+                member_id=absent,
+                reason="paper roll-call",
+                payload={"corrector": "李", "set_status": "present"},
+            ),
+        )
+        after = {
+            r.member_id: (r.derived_at, r.status)
+            for r in await rederive_meeting(session, mid, now=at(95))
+        }
+        tally = await session.scalar(
+            select(AttendanceTally.present).where(AttendanceTally.meeting_id == mid)
+        )
+    assert first == again
+    assert after[absent][1] is AttendanceStatus.PRESENT
+    assert after[absent][0].replace(tzinfo=None) == at(95).replace(tzinfo=None)
+    assert {m: v[0] for m, v in after.items() if m != absent} == {
+        m: v for m, v in first.items() if m != absent
+    }
+    assert tally == 4
