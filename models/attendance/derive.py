@@ -145,7 +145,9 @@ async def rederive_meeting(
             )
             touched |= stale
     if touched:
-        await refresh_tallies(session, meeting_id, sorted(touched))
+        # Everyone changed (the first derivation): let the database pick the members.
+        everyone = member_ids is None and len(touched) >= len(rows)
+        await refresh_tallies(session, meeting_id, None if everyone else sorted(touched))
     query = select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting_id)
     if member_ids is not None:
         query = query.where(AttendanceRecord.member_id.in_(member_ids))
