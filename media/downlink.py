@@ -130,6 +130,9 @@ class DownConnection:
             if self.pc.connectionState == "failed" or (
                 self.pc.connectionState == "closed" and not self._closed
             ):
+                # Stop sending at once: the socket behind our send path may already be
+                # closed, and its descriptor number could be reused by a new socket.
+                self._stop_forwarding(CloseReason.CONNECTION_FAILED)
                 on_failed()
 
     # -- what to receive -------------------------------------------------------------------
@@ -305,7 +308,11 @@ class DownConnection:
         self._closed = True
         if self._report_task is not None:
             self._report_task.cancel()
+        self._stop_forwarding(reason)
+        await self.pc.close()
+
+    def _stop_forwarding(self, reason: CloseReason) -> None:
+        self._path = None
         for slot in self.slots:
             if slot.subscription is not None:
                 slot.subscription.close(reason)
-        await self.pc.close()

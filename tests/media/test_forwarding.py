@@ -409,3 +409,25 @@ async def test_rtcp_flows_both_ways_with_rewritten_sender_reports(registry: Room
     finally:
         await host.close()
         await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_subscriber_whose_connection_goes_away_is_dropped_and_forwarding_to_it_stops(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(video=False)
+        await viewer.wait_frames("audio", 5)
+        await viewer.down.close()  # the browser tab's connection is gone (DTLS close_notify)
+        left = await host.wait_message("participant_left")
+        assert left["reason"] == "connection-failed"
+        assert all(not p.forwarder.active for p in room.publications.values())
+        await _until(lambda: viewer.closed == "connection-failed")
+    finally:
+        await host.close()
+        await viewer.close()
