@@ -140,8 +140,8 @@ class DownConnection:
     async def sync(self, desired: list[Publication]) -> None:
         """Make the m-sections match `desired`; offer if anything changed."""
         self.desired = desired
-        if self._closed:
-            return
+        if self._closed or self.pc.connectionState == "closed":
+            return  # closing: the participant is on its way out
         changed = self._drop_ended({p.id for p in desired if p.close_reason is None})
         current = {s.subscription.publication.id for s in self.slots if s.subscription}
         for publication in desired:

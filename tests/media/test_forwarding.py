@@ -472,3 +472,41 @@ async def test_a_presenter_starts_a_screen_share_mid_lecture_by_renegotiating(
     finally:
         await host.close()
         await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_packets_a_subscriber_lost_are_resent_from_the_cache_when_it_nacks(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(audio=False)
+        await viewer.wait_message("subscribe_offer")
+        await _until(lambda: bool(viewer.down.getTransceivers()))
+        # Lose packets before SRTP, as a network would (after SRTP the resent copy would be
+        # refused as a replay).
+        connection = viewer.down.getTransceivers()[0].receiver.transport.transport._connection
+        original = connection.data_received
+        dropped: set[int] = set()
+
+        def lossy(data: bytes, component: int) -> None:
+            is_rtp = 127 < data[0] < 192 and not 191 < data[1] < 224
+            seq = int.from_bytes(data[2:4], "big")
+            if is_rtp and data[1] & 0x7F != 111 and seq % 10 == 3 and seq not in dropped:
+                dropped.add(seq)  # lose every tenth video packet, once
+                return
+            original(data, component)
+
+        connection.data_received = lossy
+        await viewer.wait_frames("video", 30)
+        stats = room.forwarding_stats()
+        assert len(dropped) > 0
+        assert stats.nacks_received > 0
+        assert stats.nacks_answered > 0
+    finally:
+        await host.close()
+        await viewer.close()
