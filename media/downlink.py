@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -198,7 +199,12 @@ class DownConnection:
     async def _offer(self) -> None:
         self.negotiating = True
         self.dirty = False
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        except InvalidStateError:
+            # the client closed the connection under us (aiortc closes on DTLS close_notify);
+            # the participant is being closed with connection-failed
+            return
         tracks = [
             TrackMid(
                 mid=str(s.transceiver.mid),
