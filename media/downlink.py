@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -130,6 +131,9 @@ class DownConnection:
             if self.pc.connectionState == "failed" or (
                 self.pc.connectionState == "closed" and not self._closed
             ):
+                # Stop sending at once: the socket behind our send path may already be
+                # closed, and its descriptor number could be reused by a new socket.
+                self._stop_forwarding(CloseReason.CONNECTION_FAILED)
                 on_failed()
 
     # -- what to receive -------------------------------------------------------------------
@@ -137,8 +141,8 @@ class DownConnection:
     async def sync(self, desired: list[Publication]) -> None:
         """Make the m-sections match `desired`; offer if anything changed."""
         self.desired = desired
-        if self._closed:
-            return
+        if self._closed or self.pc.connectionState == "closed":
+            return  # closing: the participant is on its way out
         changed = self._drop_ended({p.id for p in desired if p.close_reason is None})
         current = {s.subscription.publication.id for s in self.slots if s.subscription}
         for publication in desired:
@@ -195,7 +199,12 @@ class DownConnection:
     async def _offer(self) -> None:
         self.negotiating = True
         self.dirty = False
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        except InvalidStateError:
+            # the client closed the connection under us (aiortc closes on DTLS close_notify);
+            # the participant is being closed with connection-failed
+            return
         tracks = [
             TrackMid(
                 mid=str(s.transceiver.mid),
@@ -305,7 +314,11 @@ class DownConnection:
         self._closed = True
         if self._report_task is not None:
             self._report_task.cancel()
+        self._stop_forwarding(reason)
+        await self.pc.close()
+
+    def _stop_forwarding(self, reason: CloseReason) -> None:
+        self._path = None
         for slot in self.slots:
             if slot.subscription is not None:
                 slot.subscription.close(reason)
-        await self.pc.close()

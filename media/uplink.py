@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import struct
 import time
 from collections.abc import Callable
 
@@ -108,6 +109,7 @@ class UpConnection:
         self._prior: dict[int, tuple[int, int]] = {}
         self._report_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.malformed_packets = 0
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
@@ -253,7 +255,11 @@ class UpConnection:
             publication = self._learn_ssrc(data)
             if publication is None:
                 return
-        publication.receive(data, arrival)
+        try:
+            publication.receive(data, arrival)
+        except (ValueError, IndexError, struct.error):
+            # a malformed packet (it passed SRTP, so the publisher sent it): drop it
+            self.malformed_packets += 1
 
     def _learn_ssrc(self, data: bytes) -> Publication | None:
         """Route a packet from an SSRC the SDP did not announce, by its mid extension."""

@@ -331,6 +331,9 @@ def main() -> None:
     elif args.role == "subscribers":
         asyncio.run(subscribers(args.port, args.count, args.first, args.seconds))
     else:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="server %(name)s: %(message)s")
         asyncio.run(serve(args.counts, args.seconds, args.processes, args.profile))
 
 

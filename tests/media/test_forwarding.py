@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiortc import RTCSessionDescription
 from aiortc.rtp import RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket
 
 from media import fastpath
@@ -14,7 +15,7 @@ from media.registry import RoomRegistry
 from media.rtp import is_keyframe_start, parse_header
 from media.settings import Identity, RoomSettings
 from media.sinks import PublicationInfo
-from tests.media.client import Client, wait_until
+from tests.media.client import Client, MovingVideo, wait_until
 from tests.media.conftest import CodecLedger
 
 HOST = Identity("member:1", "李老师", "member")
@@ -406,6 +407,106 @@ async def test_rtcp_flows_both_ways_with_rewritten_sender_reports(registry: Room
             )
         )
         assert any(isinstance(p, RtcpPsfbPacket) and p.fmt == 15 for p in upstream)  # REMB
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_subscriber_whose_connection_goes_away_is_dropped_and_forwarding_to_it_stops(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(video=False)
+        await viewer.wait_frames("audio", 5)
+        await viewer.down.close()  # the browser tab's connection is gone (DTLS close_notify)
+        left = await host.wait_message("participant_left")
+        assert left["reason"] == "connection-failed"
+        assert all(not p.forwarder.active for p in room.publications.values())
+        await _until(lambda: viewer.closed == "connection-failed")
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_presenter_starts_a_screen_share_mid_lecture_by_renegotiating(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        answer = await host.publish()
+        await viewer.wait_frames("video", 5)
+        assert host.up is not None
+        screen = host.up.addTransceiver(MovingVideo(), direction="sendonly")
+        await host.up.setLocalDescription(await host.up.createOffer())
+        sources = {p["mid"]: p["source"] for p in answer["publications"]}
+        sources[str(screen.mid)] = "screen"
+        await host.send(type="publish_offer", sdp=host.up.localDescription.sdp, sources=sources)
+        second = await host.wait_message("publish_answer", after=1)
+        await host.up.setRemoteDescription(RTCSessionDescription(second["sdp"], "answer"))
+        assert [p["source"] for p in second["publications"]] == ["screen"]
+        added = await viewer.wait_message("publication_added", after=2)
+        assert added["publication"]["source"] == "screen"
+        await _until(
+            lambda: len([t for t in viewer.down.getTransceivers() if t.receiver.track]) == 3
+        )
+        for transceiver in viewer.down.getTransceivers():
+            if transceiver.kind == "video":
+                track_id = transceiver.receiver.track.id
+                await _until(lambda track_id=track_id: viewer.frames[track_id] >= 5)
+        assert sorted(i.source for i in room.publication_infos()) == [
+            "camera",
+            "microphone",
+            "screen",
+        ]
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_packets_a_subscriber_lost_are_resent_from_the_cache_when_it_nacks(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(audio=False)
+        await viewer.wait_message("subscribe_offer")
+        await _until(lambda: bool(viewer.down.getTransceivers()))
+        # Lose packets before SRTP, as a network would (after SRTP the resent copy would be
+        # refused as a replay).
+        connection = viewer.down.getTransceivers()[0].receiver.transport.transport._connection
+        original = connection.data_received
+        dropped: set[int] = set()
+
+        def lossy(data: bytes, component: int) -> None:
+            is_rtp = 127 < data[0] < 192 and not 191 < data[1] < 224
+            seq = int.from_bytes(data[2:4], "big")
+            if is_rtp and data[1] & 0x7F != 111 and seq % 10 == 3 and seq not in dropped:
+                dropped.add(seq)  # lose every tenth video packet, once
+                return
+            original(data, component)
+
+        connection.data_received = lossy
+        await viewer.wait_frames("video", 30)
+        stats = room.forwarding_stats()
+        assert len(dropped) > 0
+        assert stats.nacks_received > 0
+        assert stats.nacks_answered > 0
     finally:
         await host.close()
         await viewer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 from hypothesis import given
@@ -136,3 +137,25 @@ def test_rewriting_preserves_sequence_and_timestamp_differences_through_wraparou
         assert (out_seq - base_seq) % 65536 == i % 65536
         assert (out_ts - base_ts) % 2**32 == (ts - in_ts) % 2**32
         assert out.original_sequence(out_seq) == seq
+
+
+@given(st.binary(min_size=12, max_size=300))
+def test_garbage_from_a_publisher_raises_only_what_the_ingress_catches(data: bytes) -> None:
+    # the steps of Publication.receive and Forwarder.forward that look into a packet
+    from media.forwarder import Forwarder
+    from media.rtp import audio_level, is_keyframe_start
+
+    forwarder = Forwarder("p", "video", "video/VP8")
+    try:
+        packet = data
+        if packet[1] & 0x7F == 97:
+            packet = unwrap_rtx(packet, 96, 1) or packet
+        if packet[0] & 0x10:
+            packet, found = normalise_extensions(packet, {1: 2, 3: 3})
+            if found.get(1):
+                audio_level(found[1])
+        is_keyframe_start("video/VP8", packet)
+        is_keyframe_start("video/H264", packet)
+        forwarder.forward(packet, 0.0)
+    except (ValueError, IndexError, struct.error):
+        pass  # UpConnection._on_rtp drops the packet on exactly these
