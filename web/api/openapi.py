@@ -12,6 +12,7 @@ from aiohttp import web
 
 from models.enums import MeetingKind, MeetingStatus, MemberCategory, OrgKind
 from web.api.common import API, ok
+from web.attendance.api_doc import attendance_paths
 
 routes = web.RouteTableDef()
 
@@ -298,6 +299,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_crud("Org", "org", "orgs", "OrgCreate", "OrgUpdate", []))
     paths.update(_crud("Member", "member", "members", "MemberCreate", "MemberUpdate", org_param))
     paths.update(_crud("Site", "site", "sites", "SiteCreate", "SiteUpdate", []))
+    paths.update(attendance_paths())
     return {
         "openapi": "3.0.3",
         "info": {
