@@ -22,6 +22,7 @@ from web.live.wiring import build_live, live_context
 from web.ratelimit import LoginLimiter
 from web.render import setup_templates
 from web.routes import setup_routes
+from web.scheduler import scheduler_context
 
 SESSION_COOKIE = "lecturehub_session"
 
@@ -65,6 +66,7 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
         app.cleanup_ctx.append(_dispose_engine)
     build_live(app, config.media)
     app.cleanup_ctx.append(live_context)  # after the engine's: runs its shutdown first
+    app.cleanup_ctx.append(scheduler_context)  # attendance: records, make-ups, reminders
     setup_templates(app)
     setup_routes(app)
     headers.setup(app)

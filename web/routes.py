@@ -33,6 +33,7 @@ ROUTE_MODULES = (
     "web.api.openapi",
     "web.live.wiring",
     "web.attendance.reports",
+    "web.attendance.inbox",
 )
 
 
