@@ -34,6 +34,7 @@ ROUTE_MODULES = (
     "web.live.wiring",
     "web.attendance.reports",
     "web.attendance.inbox",
+    "web.attendance.leave",
 )
 
 

@@ -6,12 +6,20 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import Viewer, meeting_manageable, member_manageable, org_manageable
-from models.attendance.enums import AttendanceStatus, AttendeeRole, CreditKind, MakeupStatus
+from models.attendance.enums import (
+    AttendanceStatus,
+    AttendeeRole,
+    CreditKind,
+    LeaveStatus,
+    MakeupStatus,
+)
 from models.attendance.rules import AttendanceRules
 from models.meeting import Meeting
 from models.member import Member
@@ -37,7 +45,24 @@ ATTENDANCE_LABELS: dict[enum.Enum, str] = {
     MakeupStatus.OVERDUE: _("Make-up overdue"),
     CreditKind.LIVE: _("Attended live"),
     CreditKind.REPLAY: _("Replay"),
+    LeaveStatus.REQUESTED: _("Awaiting decision"),
+    LeaveStatus.APPROVED: _("Approved"),
+    LeaveStatus.REFUSED: _("Refused"),
 }
+
+
+@jinja2.pass_context
+def attendance_label(context: jinja2.runtime.Context, value: enum.Enum | None) -> str:
+    """Template global: an attendance enum's label in the page's language."""
+    if value is None:
+        return ""
+    return str(context["i18n"].ugettext(ATTENDANCE_LABELS.get(value, str(value.value))))
+
+
+def install_globals(app: web.Application) -> None:
+    env = aiohttp_jinja2.get_env(app)
+    env.globals["leave_label"] = attendance_label
+    env.globals["attendance_label"] = attendance_label
 
 
 def _hours(value: float) -> Decimal:
