@@ -35,6 +35,7 @@ ROUTE_MODULES = (
     "web.attendance.reports",
     "web.attendance.inbox",
     "web.attendance.leave",
+    "web.attendance.rollcall",
 )
 
 

@@ -36,7 +36,10 @@ class Story:
     meeting_id: int
 
 
-async def add_lecture(engine: AsyncEngine, world: World, *, status: MeetingStatus) -> int:
+async def add_lecture(
+    engine: AsyncEngine, world: World, *, status: MeetingStatus, start: dt.datetime = START
+) -> int:
+    end = start + dt.timedelta(hours=2)
     factory = make_session_factory(engine)
     async with factory() as db, db.begin():
         committee = await db.get(Org, world.orgs["C"])
@@ -46,10 +49,10 @@ async def add_lecture(engine: AsyncEngine, world: World, *, status: MeetingStatu
             kind=MeetingKind.PARTY_LECTURE,
             title="六月党课",
             host_org_id=committee.id,
-            planned_start=START,
-            planned_end=END,
-            actual_start=START if status is not MeetingStatus.SCHEDULED else None,
-            actual_end=END if status is MeetingStatus.ENDED else None,
+            planned_start=start,
+            planned_end=end,
+            actual_start=start if status is not MeetingStatus.SCHEDULED else None,
+            actual_end=end if status is MeetingStatus.ENDED else None,
             status=status,
             audience=[committee],
             sites=[s for s in sites if s is not None],
