@@ -36,6 +36,7 @@ ROUTE_MODULES = (
     "web.attendance.inbox",
     "web.attendance.leave",
     "web.attendance.rollcall",
+    "web.attendance.birthdays",
 )
 
 
