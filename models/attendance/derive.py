@@ -122,25 +122,32 @@ async def rederive_meeting(
     orgs = {e.member_id: e.org_id for e in expected}
     stamp = utc(now) if now is not None else dt.datetime.now(dt.UTC)
     rows = [_row(meeting, d, orgs[d.member_id], rules, stamp) for d in derived]
-    if rows:
+    # Write only what changed: recomputing an unchanged meeting (a replay heartbeat that
+    # changes no status, say) then costs reads only.
+    stored = await _stored(session, meeting_id, member_ids)
+    changed = [r for r in rows if stored.get(r["member_id"]) != _compared(r)]
+    if changed:
         stmt = upsert(session, AttendanceRecord.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["meeting_id", "member_id"],
             set_={name: getattr(stmt.excluded, name) for name in _UPDATED},
         )
-        await session.execute(stmt, rows)
+        await session.execute(stmt, changed)
+    touched = {r["member_id"] for r in changed}
     if member_ids is None:
-        await session.execute(
-            delete(AttendanceRecord).where(
-                AttendanceRecord.meeting_id == meeting_id,
-                AttendanceRecord.member_id.not_in(
-                    select(ExpectedAttendee.member_id).where(
-                        ExpectedAttendee.meeting_id == meeting_id
-                    )
-                ),
+        stale = set(stored) - {r["member_id"] for r in rows}
+        if stale:
+            await session.execute(
+                delete(AttendanceRecord).where(
+                    AttendanceRecord.meeting_id == meeting_id,
+                    AttendanceRecord.member_id.in_(stale),
+                )
             )
-        )
-    await refresh_tallies(session, meeting_id, member_ids)
+            touched |= stale
+    if touched:
+        # Everyone changed (the first derivation): let the database pick the members.
+        everyone = member_ids is None and len(touched) >= len(rows)
+        await refresh_tallies(session, meeting_id, None if everyone else sorted(touched))
     query = select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting_id)
     if member_ids is not None:
         query = query.where(AttendanceRecord.member_id.in_(member_ids))
@@ -162,6 +169,27 @@ async def _expected(
 async def _snapshot_taken(session: AsyncSession, meeting_id: int) -> bool:
     query = select(exists().where(ExpectedAttendee.meeting_id == meeting_id))
     return bool(await session.scalar(query))
+
+
+_COMPARED = tuple(name for name in _UPDATED if name != "derived_at")
+
+
+def _compared(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(utc(v) if isinstance(v, dt.datetime) else v for v in (row[n] for n in _COMPARED))
+
+
+async def _stored(
+    session: AsyncSession, meeting_id: int, member_ids: Collection[int] | None
+) -> dict[int, tuple[Any, ...]]:
+    """The stored records' derived values, comparable with :func:`_compared`."""
+    columns = [getattr(AttendanceRecord, n) for n in _COMPARED]
+    query = select(AttendanceRecord.member_id, *columns).where(
+        AttendanceRecord.meeting_id == meeting_id
+    )
+    if member_ids is not None:
+        query = query.where(AttendanceRecord.member_id.in_(member_ids))
+    rows = (await session.execute(query)).all()
+    return {r[0]: tuple(utc(v) if isinstance(v, dt.datetime) else v for v in r[1:]) for r in rows}
 
 
 def _row(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,7 +28,12 @@ from models.attendance.enums import (
     CreditKind,
     MakeupStatus,
 )
-from models.attendance.reminders import recent_window_start
+from models.attendance.reminders import (
+    MemberView,
+    PoliticalBirthday,
+    political_birthdays,
+    recent_window_start,
+)
 from models.attendance.rules import AttendanceRules, utc
 from models.attendance.tables import (
     AttendanceRecord,
@@ -41,7 +46,7 @@ from models.attendance.tally import COUNT_FIELDS, Counts, record_counts, tally_s
 from models.enums import MeetingKind
 from models.meeting import Meeting
 from models.member import Member
-from models.org import Org
+from models.org import Org, OrgMembership
 from models.site import Site
 
 R = AttendanceRecord
@@ -60,8 +65,13 @@ def _count_columns() -> list[ColumnElement[int]]:
     return record_counts()
 
 
+_CENT = Decimal("0.01")
+
+
 def _hours(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value or 0))
+    return value.quantize(_CENT)
 
 
 # ---------------------------------------------------------------- meeting report
@@ -499,3 +509,31 @@ async def _unit_members(
             )
         )
     return out
+
+
+# ---------------------------------------------------------------- political birthdays
+
+
+async def political_birthdays_in(
+    session: AsyncSession, org_id: int, year: int, month: int, at: dt.datetime
+) -> list[PoliticalBirthday]:
+    """Party members of an org's subtree (memberships valid at ``at``) whose admission
+    anniversary falls in the month, with their party age: the secretary's monthly list."""
+    org_path = await session.scalar(select(Org.path).where(Org.id == org_id))
+    if org_path is None:
+        raise LookupError(f"no org {org_id}")
+    at = utc(at)
+    rows = await session.execute(
+        select(Member.id, Member.name, Member.admitted_on, Member.category)
+        .join(OrgMembership, OrgMembership.member_id == Member.id)
+        .join(Org, Org.id == OrgMembership.org_id)
+        .where(
+            Org.path.startswith(org_path),
+            Member.admitted_on.is_not(None),
+            OrgMembership.valid_from <= at,
+            or_(OrgMembership.valid_to.is_(None), OrgMembership.valid_to > at),
+        )
+        .distinct()
+    )
+    members = [MemberView(i, n, a) for i, n, a, c in rows.all() if c.is_party_member]
+    return political_birthdays(members, year, month)

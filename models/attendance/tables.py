@@ -117,6 +117,7 @@ class AttendanceRecord(Base):
     credited_as: Mapped[CreditKind | None] = mapped_column(_enum(CreditKind, 8))
     # Local date the hours were earned: the meeting's day (live) or the make-up's day (replay).
     credited_on: Mapped[dt.date | None] = mapped_column(Date)
+    # When the derived values last changed (a rederive that changes nothing writes nothing).
     derived_at: Mapped[timestamp]
 
 

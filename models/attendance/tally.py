@@ -67,7 +67,8 @@ class Counts:
 
     @classmethod
     def of(cls, values: Any) -> Counts:
-        return cls(*(int(v or 0) for v in values))
+        """From the SQL sums (integers already: every sum is wrapped in COALESCE)."""
+        return cls(*values)
 
 
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import models
@@ -74,9 +73,10 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         if not db_url.startswith("sqlite"):
-            names = ", ".join(f'"{t.name}"' for t in models.Base.metadata.sorted_tables)
+            # DELETE is much cheaper than TRUNCATE for the few rows a test writes.
             async with eng.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                for table in reversed(models.Base.metadata.sorted_tables):
+                    await conn.execute(table.delete())
         await eng.dispose()
 
 

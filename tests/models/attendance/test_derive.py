@@ -8,8 +8,15 @@ from sqlalchemy import delete, select, update
 
 from models import Meeting, MeetingStatus, MemberCategory, MembershipKind, OrgMembership
 from models.attendance.derive import rederive_meeting
-from models.attendance.enums import AttendanceStatus, AttendeeRole, EventKind, MakeupStatus
+from models.attendance.enums import (
+    AttendanceStatus,
+    AttendeeRole,
+    EventKind,
+    LeaveStatus,
+    MakeupStatus,
+)
 from models.attendance.expected import snapshot_expected
+from models.attendance.leave import decide_leave, request_leave
 from models.attendance.ledger import NewEvent, append_event
 from models.attendance.makeup import (
     end_meeting,
@@ -301,3 +308,57 @@ async def test_tallies_kept_with_the_records_equal_tallies_rebuilt_from_scratch(
     meetings, members = kept
     assert [m[3:9] for m in meetings] == [(4, 3, 1, 0, 0, 1)]
     assert (absent, world.orgs["branch_a"].id, dt.date(2026, 3, 1)) in [m[:3] for m in members]
+
+
+async def test_a_leave_approved_by_the_secretary_before_the_start_excuses(world: World) -> None:
+    async with world.sessions() as session, session.begin():
+        asks = await world.member(session, "asks", "branch_a")
+        refused = await world.member(session, "refused", "branch_a")
+        secretary = await world.member(session, "secretary", "branch_a", secretary=True)
+        meeting = await world.meeting(session, ["branch_a"])
+        first = await request_leave(session, meeting.id, asks.id, "执勤", at(-60 * 24))
+        second = await request_leave(session, meeting.id, refused.id, "探亲", at(-60 * 24))
+        await decide_leave(session, first, True, secretary.id, at(-60 * 20))
+        await decide_leave(session, second, False, secretary.id, at(-60 * 20))
+        records = {r.member_id: r.status for r in await rederive_meeting(session, meeting.id)}
+    assert (first.status, second.status) == (LeaveStatus.APPROVED, LeaveStatus.REFUSED)
+    assert records[asks.id] is AttendanceStatus.EXCUSED
+    assert records[refused.id] is AttendanceStatus.ABSENT
+
+
+async def test_rederiving_writes_only_the_records_that_changed(world: World) -> None:
+    mid = await _scenario(world)
+    absent = world.members["absent"].id
+    async with world.sessions() as session, session.begin():
+        first = {
+            r.member_id: r.derived_at for r in await rederive_meeting(session, mid, now=at(70))
+        }
+        again = {
+            r.member_id: r.derived_at for r in await rederive_meeting(session, mid, now=at(80))
+        }
+        await append_event(
+            session,
+            NewEvent(
+                "late-sheet",
+                mid,
+                EventKind.CORRECTION,
+                at(90),
+                member_id=absent,
+                reason="paper roll-call",
+                payload={"corrector": "李", "set_status": "present"},
+            ),
+        )
+        after = {
+            r.member_id: (r.derived_at, r.status)
+            for r in await rederive_meeting(session, mid, now=at(95))
+        }
+        tally = await session.scalar(
+            select(AttendanceTally.present).where(AttendanceTally.meeting_id == mid)
+        )
+    assert first == again
+    assert after[absent][1] is AttendanceStatus.PRESENT
+    assert after[absent][0].replace(tzinfo=None) == at(95).replace(tzinfo=None)
+    assert {m: v[0] for m, v in after.items() if m != absent} == {
+        m: v for m, v in first.items() if m != absent
+    }
+    assert tally == 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from models import MemberCategory
 from models.attendance.enums import (
     AttendanceStatus,
     AttendeeRole,
@@ -16,7 +17,13 @@ from models.attendance.enums import (
 from models.attendance.expected import snapshot_expected
 from models.attendance.ledger import NewEvent, append_event
 from models.attendance.makeup import end_meeting, record_replay_progress
-from models.attendance.reports import Counts, meeting_report, member_report, unit_report
+from models.attendance.reports import (
+    Counts,
+    meeting_report,
+    member_report,
+    political_birthdays_in,
+    unit_report,
+)
 from tests.models.attendance.conftest import World, at
 
 DAY = 60 * 24
@@ -187,3 +194,30 @@ async def test_the_unit_report_flags_three_unexcused_absences(world: World) -> N
         (f.name, f.absences_this_year, f.flagged_absences, f.flagged_inactive)
         for f in report.flagged
     ] == [("never", 3, True, True)]
+
+
+async def test_the_political_birthday_list_covers_the_subtrees_party_members(world: World) -> None:
+    async with world.sessions() as session, session.begin():
+        await world.member(session, "july_a", "branch_a", admitted_on=dt.date(2011, 7, 1))
+        await world.member(
+            session,
+            "july_b",
+            "branch_b",
+            MemberCategory.PROBATIONARY,
+            admitted_on=dt.date(2025, 7, 20),
+        )
+        await world.member(session, "august", "branch_a", admitted_on=dt.date(2011, 8, 1))
+        await world.member(
+            session,
+            "activist",
+            "branch_a",
+            MemberCategory.ACTIVIST,
+            admitted_on=dt.date(2011, 7, 2),
+        )
+        await world.member(session, "elsewhere", "branch_x", admitted_on=dt.date(2011, 7, 3))
+    async with world.sessions() as session:
+        found = await political_birthdays_in(session, world.orgs["committee"].id, 2026, 7, at(0))
+    assert [(b.name, b.admitted_on, b.party_age) for b in found] == [
+        ("july_a", dt.date(2011, 7, 1), 15),
+        ("july_b", dt.date(2025, 7, 20), 1),
+    ]
