@@ -25,21 +25,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.attendance.expected import compute_audience, snapshot_expected
 from models.attendance.makeup import end_meeting, makeup_reminders, mark_overdue_makeups
-from models.attendance.reminders import MemberView, political_birthdays
-from models.attendance.reports import unit_report
+from models.attendance.reports import political_birthdays_in, unit_report
 from models.attendance.rules import AttendanceRules
 from models.attendance.tables import AttendanceRecord, ExpectedAttendee
 from models.db import SessionFactory
 from models.enums import MeetingStatus, Role
 from models.meeting import Meeting
-from models.member import Account, Member
+from models.member import Account
 from models.notifications import NewNotification, notify
-from models.org import Org, OrgMembership
+from models.org import Org
 from web.attendance.common import rules_of
 from web.config import Config
 from web.keys import CONFIG, SESSIONS
@@ -184,9 +183,8 @@ async def birthday_notices(
 ) -> list[NewNotification]:
     today = now.astimezone(rules.tz).date()
     out = []
-    for account_id, _org_id, path in await _secretaries(session):
-        views = await subtree_members(session, path, now)
-        honoured = political_birthdays(views, today.year, today.month)
+    for account_id, org_id, _path in await _secretaries(session):
+        honoured = await political_birthdays_in(session, org_id, today.year, today.month, now)
         if not honoured:
             continue
         out.append(
@@ -202,24 +200,6 @@ async def birthday_notices(
             )
         )
     return out
-
-
-async def subtree_members(session: AsyncSession, path: str, now: dt.datetime) -> list[MemberView]:
-    """Members with a membership valid now in an org of the subtree at ``path``."""
-    rows = await session.execute(
-        select(Member.id, Member.name, Member.admitted_on)
-        .where(
-            exists()
-            .where(
-                OrgMembership.member_id == Member.id,
-                OrgMembership.valid_from <= now,
-                or_(OrgMembership.valid_to.is_(None), OrgMembership.valid_to > now),
-            )
-            .where(and_(Org.id == OrgMembership.org_id, Org.path.startswith(path)))
-        )
-        .order_by(Member.name, Member.id)
-    )
-    return [MemberView(i, n, a) for i, n, a in rows.all()]
 
 
 async def flag_notices(

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import Viewer, org_manageable
-from models.attendance.reminders import PoliticalBirthday, political_birthdays
+from models.attendance.reminders import PoliticalBirthday
+from models.attendance.reports import political_birthdays_in
 from models.enums import MeetingKind
 from models.meeting import Meeting
 from models.org import Org
@@ -26,7 +27,6 @@ from web.i18n import _
 from web.keys import SESSIONS
 from web.language import request_translations
 from web.render import render, time_zone
-from web.scheduler import subtree_members
 
 routes = web.RouteTableDef()
 
@@ -57,8 +57,7 @@ async def _org(db: AsyncSession, viewer: Viewer, raw: str | None) -> Org:
 
 
 async def _honoured(db: AsyncSession, org: Org, year: int, month: int) -> list[PoliticalBirthday]:
-    views = await subtree_members(db, org.path, dt.datetime.now(dt.UTC))
-    return political_birthdays(views, year, month)
+    return await political_birthdays_in(db, org.id, year, month, dt.datetime.now(dt.UTC))
 
 
 async def _load(
