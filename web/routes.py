@@ -32,6 +32,7 @@ ROUTE_MODULES = (
     "web.api.sites",
     "web.api.openapi",
     "web.live.wiring",
+    "web.replay.views",
 )
 
 
