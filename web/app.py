@@ -68,6 +68,7 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
     app.cleanup_ctx.append(live_context)  # after the engine's: runs its shutdown first
     build_recordings(app)
     app.cleanup_ctx.append(recordings_context)  # finishes recordings before rooms close
+    app.on_shutdown.append(end_rooms_on_shutdown)
     setup_templates(app)
     setup_routes(app)
     headers.setup(app)
@@ -85,6 +86,13 @@ def build_recordings(app: web.Application) -> None:
     service = RecordingService(app[SESSIONS], app[CONFIG], registry)
     app[RECORDINGS] = service
     registry.listener = TeeListener(registry.listener, service)
+
+
+async def end_rooms_on_shutdown(app: web.Application) -> None:
+    """Shutdown begins: finish the recordings, then close the rooms, so their WebSockets end
+    now instead of holding the server's graceful shutdown open until its timeout."""
+    await app[RECORDINGS].finish_all()
+    await app[ROOMS].close()
 
 
 async def recordings_context(app: web.Application) -> AsyncIterator[None]:

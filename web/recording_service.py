@@ -183,7 +183,8 @@ class RecordingService:
             log.exception("could not finish recording %s", active.recording_id)
             return
         log.info("recording %s finished; processing queued", active.recording_id)
-        self.runner.wake()
+        if not self._stopping:  # at shutdown the job waits for the next start
+            self.runner.wake()
 
     # -- host controls --------------------------------------------------------------------------
 
@@ -221,10 +222,14 @@ class RecordingService:
                 log.exception("retention sweep failed")
             await asyncio.sleep(RETENTION_INTERVAL)
 
-    async def stop(self) -> None:
-        """Server shutdown: finish every recording (before the rooms close), stop the worker."""
+    async def finish_all(self) -> None:
+        """Server shutdown: finish every recording now; no new one starts."""
         self._stopping = True
         await asyncio.gather(*(self._finish(a) for a in list(self.active.values())))
+
+    async def stop(self) -> None:
+        """Finish every recording (if not done yet), wait for the room tasks, stop the worker."""
+        await self.finish_all()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=30)
         if self._retention is not None:
