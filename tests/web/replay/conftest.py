@@ -95,6 +95,8 @@ async def add_recording(
     files: Path | None,
     status: RecordingStatus = RecordingStatus.READY,
     progress: int = 0,
+    duration: float = DURATION,
+    chapters: tuple[tuple[float, str], ...] = ((0.0, "开场"), (3.0, "专题辅导")),
 ) -> Ready:
     async with make_session_factory(engine)() as db, db.begin():
         recording = Recording(meeting_id=meeting_id, directory="", status=status)
@@ -105,12 +107,10 @@ async def add_recording(
         if status is RecordingStatus.READY:
             recording.replay_file = f"{relative}/replay.mp4"
             recording.poster_file = f"{relative}/poster.jpg"
-            recording.duration = DURATION
+            recording.duration = duration
         db.add_all(
-            [
-                RecordingMarker(recording_id=recording.id, at=0.0, title="开场", kind="marker"),
-                RecordingMarker(recording_id=recording.id, at=3.0, title="专题辅导", kind="marker"),
-            ]
+            RecordingMarker(recording_id=recording.id, at=at, title=title, kind="marker")
+            for at, title in chapters
         )
         job_status = {
             RecordingStatus.READY: JobStatus.DONE,

@@ -1,10 +1,9 @@
 // The replay player: speed, chapters, ?t= moments, resume, and watch heartbeats.
 //
-// What was watched is measured from playback itself, not from the seek bar: on each
-// `timeupdate` the media time is compared with the previous one, and a step that is no longer
-// than the wall-clock time since then (times the playback rate, plus slack) extends the current
-// played range; anything else (a seek, a jump) starts a new range. The server unions the ranges
-// and never credits more than real time.
+// What was watched comes from the media element's own `played` ranges (what the browser really
+// rendered), never from the seek bar: seeking adds nothing to `played`. Each report carries the
+// played ranges not yet accepted by the server; the server unions them and never credits more
+// than real time (so 2x playback earns no extra).
 
 const config = JSON.parse(document.getElementById("replay-config").textContent);
 const video = document.getElementById("replay-video");
@@ -16,12 +15,9 @@ const errorBox = document.getElementById("replay-error");
 const momentButton = document.getElementById("copy-moment");
 const momentLink = document.getElementById("moment-link");
 
-const SLACK = 0.75; // seconds of media time a timeupdate step may exceed the expected one
+const MIN_PIECE = 0.05; // seconds: smaller differences are rounding, not watching
 let seq = config.next_seq;
-let pending = []; // played ranges not yet reported: [[start, end], ...]
-let current = null; // the range being played: [start, end]
-let lastMedia = null;
-let lastWall = 0;
+let reported = []; // union of the ranges the server accepted from this page
 let chain = Promise.resolve();
 let timer = null;
 
@@ -47,51 +43,49 @@ function showError(text) {
   errorBox.hidden = !text;
 }
 
-// --- measuring what is played -----------------------------------------------------------------
-
-function closeRange() {
-  if (current && current[1] - current[0] > 0.01) {
-    pending.push([round(current[0]), round(current[1])]);
-  }
-  current = null;
-}
-
 function round(x) {
   return Math.round(x * 1000) / 1000;
 }
 
-function onTimeUpdate() {
-  const now = performance.now() / 1000;
-  const t = video.currentTime;
-  if (video.paused || video.seeking) {
-    lastMedia = t;
-    lastWall = now;
-    return;
-  }
-  if (lastMedia !== null && current) {
-    const step = t - lastMedia;
-    const allowed = (now - lastWall) * video.playbackRate + SLACK;
-    if (step >= 0 && step <= allowed) {
-      current[1] = t;
-    } else {
-      closeRange();
-      current = [t, t];
-    }
-  } else {
-    current = [t, t];
-  }
-  lastMedia = t;
-  lastWall = now;
+// --- what was played ----------------------------------------------------------------------------
+
+function played() {
+  const out = [];
+  for (let i = 0; i < video.played.length; i++) out.push([video.played.start(i), video.played.end(i)]);
+  return out;
 }
 
-function takeRanges() {
-  // Report what has been played so far; the open range continues from its end.
-  const open = current;
-  closeRange();
-  if (open) current = [open[1], open[1]];
-  const ranges = pending;
-  pending = [];
-  return ranges;
+function union(ranges) {
+  const sorted = ranges.filter((r) => r[1] > r[0]).sort((x, y) => x[0] - y[0]);
+  const out = [];
+  for (const [a, b] of sorted) {
+    if (out.length && a <= out[out.length - 1][1]) {
+      out[out.length - 1][1] = Math.max(out[out.length - 1][1], b);
+    } else {
+      out.push([a, b]);
+    }
+  }
+  return out;
+}
+
+function subtract(ranges, minus) {
+  // Parts of `ranges` not covered by `minus` (both sorted and disjoint).
+  const out = [];
+  for (const [a0, b] of ranges) {
+    let a = a0;
+    for (const [c, d] of minus) {
+      if (d <= a || c >= b) continue;
+      if (c > a) out.push([a, c]);
+      a = Math.max(a, d);
+      if (a >= b) break;
+    }
+    if (b > a) out.push([a, b]);
+  }
+  return out.filter(([a, b]) => b - a >= MIN_PIECE);
+}
+
+function unreported() {
+  return subtract(played(), reported).map(([a, b]) => [round(a), round(b)]);
 }
 
 // --- reporting --------------------------------------------------------------------------------
@@ -101,15 +95,14 @@ function payload(ranges) {
 }
 
 function send() {
-  // One report at a time, in order: each takes the ranges played up to when it runs.
+  // One report at a time, in order: each takes what was played up to when it runs.
   chain = chain.then(sendOnce, sendOnce);
   return chain;
 }
 
 async function sendOnce() {
   if (!config.tracked) return;
-  const ranges = takeRanges();
-  const body = payload(ranges);
+  const body = payload(unreported());
   try {
     const response = await fetch(config.heartbeat_url, {
       method: "POST",
@@ -120,17 +113,16 @@ async function sendOnce() {
     });
     const answer = await response.json().catch(() => ({}));
     if (response.ok) {
+      if (answer.accepted) reported = union(reported.concat(body.ranges));
       if (typeof answer.next_seq === "number" && answer.next_seq > seq) seq = answer.next_seq;
       if (typeof answer.percent === "number") showPercent(answer.percent);
       showError("");
     } else if (response.status >= 500) {
-      pending = body.ranges.concat(pending); // kept, sent again with the next heartbeat
-      showError(config.strings.saving_failed);
+      showError(config.strings.saving_failed); // not marked reported: sent again next time
     } else {
       showError((answer.error && answer.error.message) || config.strings.refused);
     }
   } catch (err) {
-    pending = body.ranges.concat(pending);
     showError(config.strings.saving_failed);
   }
 }
@@ -138,20 +130,18 @@ async function sendOnce() {
 function beacon() {
   // Page close: sendBeacon cannot set headers, so the CSRF token goes in the form body.
   if (!config.tracked) return;
-  const ranges = takeRanges();
+  const ranges = unreported();
   if (!ranges.length) return;
   const form = new FormData();
   form.append("csrf_token", config.csrf_token);
   form.append("payload", JSON.stringify(payload(ranges)));
-  navigator.sendBeacon(config.heartbeat_url, form);
+  if (navigator.sendBeacon(config.heartbeat_url, form)) reported = union(reported.concat(ranges));
 }
 
 // --- controls ---------------------------------------------------------------------------------
 
 function seekTo(seconds) {
-  closeRange();
   video.currentTime = seconds;
-  lastMedia = null;
   const played = video.play();
   if (played) played.catch(() => {});
 }
@@ -186,56 +176,43 @@ function markChapter() {
   if (last) last.classList.add("current");
 }
 
-video.addEventListener("timeupdate", () => {
-  onTimeUpdate();
-  markChapter();
-});
-video.addEventListener("seeking", () => {
-  closeRange();
-  lastMedia = null;
-});
+video.addEventListener("timeupdate", markChapter);
 video.addEventListener("seeked", () => send());
-video.addEventListener("pause", () => {
-  closeRange();
-  send();
-});
-video.addEventListener("ended", () => {
-  closeRange();
-  send();
-});
+video.addEventListener("pause", () => send());
+video.addEventListener("ended", () => send());
 video.addEventListener("error", () => showError(config.strings.refused));
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "hidden") beacon();
 });
 window.addEventListener("pagehide", beacon);
 
-video.addEventListener(
-  "loadedmetadata",
-  () => {
-    const start = config.start_at;
-    const resume = config.position;
-    if (start !== null && start !== undefined) {
-      video.currentTime = start;
-    } else if (resume > 5 && resume < config.duration - 5) {
-      video.currentTime = resume;
-      resumeNote.textContent = format(config.strings.resumed, { time: clock(resume) });
-      const restart = document.createElement("button");
-      restart.type = "button";
-      restart.className = "link";
-      restart.textContent = config.strings.from_start;
-      restart.addEventListener("click", () => {
-        resumeNote.hidden = true;
-        seekTo(0);
-      });
-      resumeNote.append(" ", restart);
-      resumeNote.hidden = false;
-    }
-  },
-  { once: true },
-);
+function startPosition() {
+  const start = config.start_at;
+  const resume = config.position;
+  if (start !== null && start !== undefined) {
+    video.currentTime = start;
+  } else if (resume > 5 && resume < config.duration - 3) {
+    video.currentTime = resume;
+    resumeNote.textContent = format(config.strings.resumed, { time: clock(resume) });
+    const restart = document.createElement("button");
+    restart.type = "button";
+    restart.className = "link";
+    restart.textContent = config.strings.from_start;
+    restart.addEventListener("click", () => {
+      resumeNote.hidden = true;
+      seekTo(0);
+    });
+    resumeNote.append(" ", restart);
+    resumeNote.hidden = false;
+  }
+}
+
+// The metadata may have loaded before this (deferred) script ran.
+if (video.readyState >= 1) startPosition();
+else video.addEventListener("loadedmetadata", startPosition, { once: true });
 
 timer = setInterval(() => {
-  if (!video.paused || pending.length) send();
+  if (!video.paused || unreported().length) send();
 }, config.interval * 1000);
 
-window.lecturehubReplay = { send, takeRanges: () => pending.slice(), seekTo, timer };
+window.lecturehubReplay = { send, unreported, seekTo, timer };
