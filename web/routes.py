@@ -37,6 +37,7 @@ ROUTE_MODULES = (
     "web.attendance.leave",
     "web.attendance.rollcall",
     "web.attendance.birthdays",
+    "web.replay.views",
 )
 
 

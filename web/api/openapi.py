@@ -241,6 +241,35 @@ SCHEMAS: dict[str, Any] = {
         {"id": INT, "name": STR, "org_id": INT, "location": STR, "terminal_username": NULLABLE_STR}
     ),
     "SiteCreate": _obj(SITE_FIELDS, ["name", "org_id"]),
+    "Heartbeat": _obj(
+        {
+            "seq": INT,
+            "ranges": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "position": {"type": "number"},
+            "member_id": INT,
+        },
+        ["seq"],
+    ),
+    "HeartbeatAnswer": _obj(
+        {
+            "accepted": BOOL,
+            "reason": {"type": "string", "enum": ["ok", "replayed", "not_tracked"]},
+            "percent": {"type": "number"},
+            "credited": {"type": "number"},
+            "watched": {"type": "number"},
+            "position": {"type": "number"},
+            "next_seq": INT,
+        }
+    ),
     "SiteUpdate": _obj(SITE_FIELDS),
 }
 
@@ -276,6 +305,15 @@ def build_document() -> dict[str, Any]:
                 {"200": _answer("OK", _obj({"added": INT}))},
                 parameters=ID_PARAM,
                 requestBody=_body("TemporaryMembers"),
+            )
+        },
+        f"{API}/recordings/{{id}}/heartbeat": {
+            "post": _op(
+                "Report what the replay player played (the logged-in member's own watching). "
+                "A beacon may send a form with csrf_token and the JSON in payload instead.",
+                {"200": _answer("Applied, or ignored (replayed seq)", _ref("HeartbeatAnswer"))},
+                parameters=ID_PARAM,
+                requestBody=_body("Heartbeat"),
             )
         },
         f"{API}/meetings/{{id}}/cancel": {

@@ -44,7 +44,7 @@ ATTENDANCE_LABELS: dict[enum.Enum, str] = {
     MakeupStatus.DONE: _("Make-up done"),
     MakeupStatus.OVERDUE: _("Make-up overdue"),
     CreditKind.LIVE: _("Attended live"),
-    CreditKind.REPLAY: _("Replay"),
+    CreditKind.REPLAY: _("Watched the replay"),
     LeaveStatus.REQUESTED: _("Awaiting decision"),
     LeaveStatus.APPROVED: _("Approved"),
     LeaveStatus.REFUSED: _("Refused"),

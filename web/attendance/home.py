@@ -16,7 +16,7 @@ from models.attendance.makeup import open_makeups
 from models.attendance.rules import AttendanceRules
 from models.attendance.tables import AttendanceRecord
 from models.meeting import Meeting
-from web.meeting_summary import meeting_links
+from web.meeting_summary import load_replays, meeting_links
 
 R = AttendanceRecord
 
@@ -79,6 +79,7 @@ async def pending_makeups_of(
             select(Meeting).where(Meeting.id.in_([v.meeting_id for v in views]))
         )
     }
+    await load_replays(request, db, meetings.values())
     out = []
     for v in views:
         meeting = meetings.get(v.meeting_id)

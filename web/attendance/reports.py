@@ -203,7 +203,7 @@ def lay_member(f: Fmt, r: MemberReport) -> Laid:
         {
             "title": f.t(_("Study hours by month")),
             "live": f.t(_("Attended live")),
-            "replay": f.t(_("Replay")),
+            "replay": f.t(_("Watched the replay")),
             "total": f.t(_("Running total")),
             "target": f.t(_("Target pace")),
         },

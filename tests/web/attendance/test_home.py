@@ -9,6 +9,7 @@ from models.attendance.expected import snapshot_expected
 from models.attendance.makeup import end_meeting
 from models.db import make_session_factory
 from models.enums import MeetingStatus
+from models.recording import Recording, RecordingStatus
 from tests.web.attendance.conftest import Story, add_lecture
 from tests.web.attendance.helpers import login
 from tests.web.conftest import Client, World
@@ -37,3 +38,16 @@ async def test_a_missed_meeting_appears_among_my_pending_make_ups(
     assert f'<li data-meeting-id="{meeting_id}"' in html
     assert f'href="/meetings/{meeting_id}"' in html and "六月党课" in html
     assert 'data-study-hours="0.00"' in html
+    assert f'href="/meetings/{meeting_id}/replay"' not in html  # no recording ready yet
+
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        db.add(
+            Recording(
+                meeting_id=meeting_id,
+                status=RecordingStatus.READY,
+                directory=f"recordings/{meeting_id}",
+                replay_file=f"recordings/{meeting_id}/replay.webm",
+            )
+        )
+    html = await (await client.get("/")).text()
+    assert f'href="/meetings/{meeting_id}/replay"' in html
