@@ -77,12 +77,26 @@ async def test_the_site_host_ticks_members_present_from_the_expected_list(
         (EventKind.SITE_CHECK_IN, m["carol"], s["SA"]),
     ]
 
+    out = await client.post(
+        f"/meetings/{meeting_id}/rollcall",
+        data={"csrf_token": token, "action": "check_out", "member_id": str(m["carol"])},
+        allow_redirects=False,
+    )
+    assert out.status == 303
+    page = await (await client.get(f"/meetings/{meeting_id}/rollcall")).text()
+    assert f'data-member-id="{m["carol"]}" data-checked-in="no"' in page
+    assert (await _events(sqlite_engine, meeting_id))[-1] == (
+        EventKind.SITE_CHECK_OUT,
+        m["carol"],
+        s["SA"],
+    )
+
     stranger = await client.post(
         f"/meetings/{meeting_id}/rollcall",
         data={"csrf_token": token, "action": "check_in", "member_id": "99999"},
     )
     assert stranger.status == 400
-    assert len(await _events(sqlite_engine, meeting_id)) == 2
+    assert len(await _events(sqlite_engine, meeting_id)) == 3
 
 
 async def test_a_member_confirms_the_sites_code_on_a_phone(

@@ -21,17 +21,19 @@ from models.member import Member
 from models.notifications import Notification
 from tests.web.attendance.conftest import END, START, add_lecture
 from tests.web.attendance.helpers import login
-from tests.web.conftest import Client, World, web_config
+from tests.web.conftest import Client, World, build_world, web_config
 from web.scheduler import run_once
 
 UTC = dt.UTC
 
 
 async def test_an_ended_meeting_is_derived_by_the_scheduler_and_make_ups_are_assigned_once(
-    sqlite_engine: AsyncEngine, world: World, tmp_path: Path
+    engine: AsyncEngine, password_hash: str, tmp_path: Path
 ) -> None:
-    meeting_id = await add_lecture(sqlite_engine, world, status=MeetingStatus.LIVE)
-    sessions = make_session_factory(sqlite_engine)
+    """On SQLite and on PostgreSQL (the ``engine`` fixture runs both)."""
+    world = await build_world(engine, password_hash)
+    meeting_id = await add_lecture(engine, world, status=MeetingStatus.LIVE)
+    sessions = make_session_factory(engine)
     config = web_config(tmp_path)
     during = START + dt.timedelta(minutes=5)
 
@@ -123,6 +125,17 @@ async def test_upcoming_meetings_birthdays_and_flags_are_sent_once_and_shown_in_
     upcoming = await run_once(sessions, config, day_before)
     assert upcoming.sent["upcoming"] >= 1
     assert (await run_once(sessions, config, day_before)).sent["upcoming"] == 0
+    async with sessions() as db:
+        starts = set(await db.scalars(select(Meeting.planned_start)))
+    first_start = min(t.replace(tzinfo=UTC) for t in starts if t.replace(tzinfo=UTC) > now)
+    hour_before = first_start - dt.timedelta(minutes=30)
+    assert (await run_once(sessions, config, hour_before)).sent["upcoming"] >= 1
+    assert (await run_once(sessions, config, hour_before)).sent["upcoming"] == 0
+    async with sessions() as db:
+        kinds = set(
+            await db.scalars(select(Notification.kind).where(Notification.kind.like("upcoming_%")))
+        )
+    assert kinds == {"upcoming_1d", "upcoming_1h"}
 
     await login(client, "alice")
     home = await client.get("/")

@@ -20,21 +20,24 @@ from models.enums import MeetingStatus
 from models.meeting import Meeting
 from tests.web.attendance.conftest import add_lecture
 from tests.web.attendance.helpers import login
-from tests.web.conftest import Client, World, web_config
+from tests.web.conftest import MakeClient, build_world, web_config
 from web.scheduler import run_once
 
 UTC = dt.UTC
 
 
 async def test_live_site_and_replay_attendance_flow_from_the_sources_into_the_reports(
-    client: Client, sqlite_engine: AsyncEngine, world: World, tmp_path: Path
+    make_client: MakeClient, engine: AsyncEngine, password_hash: str, tmp_path: Path
 ) -> None:
-    sessions = make_session_factory(sqlite_engine)
+    """On SQLite and on PostgreSQL (the ``engine`` fixture runs both)."""
+    world = await build_world(engine, password_hash)
+    client = await make_client(engine)
+    sessions = make_session_factory(engine)
     config = web_config(tmp_path)
     m, s = world.members, world.sites
     start = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
     end = start + dt.timedelta(hours=2)
-    meeting_id = await add_lecture(sqlite_engine, world, status=MeetingStatus.LIVE, start=start)
+    meeting_id = await add_lecture(engine, world, status=MeetingStatus.LIVE, start=start)
 
     def sfu(key: str, kind: EventKind, at: dt.datetime, **kw: object) -> NewEvent:
         return NewEvent(f"sfu:{key}", meeting_id, kind, at, source="live-room", **kw)  # type: ignore[arg-type]
