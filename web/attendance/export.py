@@ -16,6 +16,17 @@ from aiohttp import web
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+
+class Percent(float):
+    """A rate (0..1): shown as "75.0%" on pages and in CSV, a percentage cell in XLSX."""
+
+    def __str__(self) -> str:
+        return f"{self * 100:.1f}%"
+
+    def __html__(self) -> str:
+        return str(self)
+
+
 Cell = str | int | float | Decimal | None
 
 
@@ -46,8 +57,14 @@ def to_csv(summary: Summary, sheets: list[Sheet], value_header: str) -> bytes:
             writer.writerow([])
             writer.writerow([sheet.title])
         writer.writerow(sheet.headers)
-        writer.writerows([["" if c is None else c for c in row] for row in sheet.rows])
+        writer.writerows([[_csv_cell(c) for c in row] for row in sheet.rows])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _csv_cell(cell: Cell) -> str | int | float | Decimal:
+    if cell is None:
+        return ""
+    return str(cell) if isinstance(cell, Percent) else cell
 
 
 def _sheet_name(title: str, used: set[str]) -> str:
@@ -74,7 +91,10 @@ def to_xlsx(summary: Summary, sheets: list[Sheet], value_header: str) -> bytes:
         for cell in ws[1]:
             cell.font = bold
         for row in sheet.rows:
-            ws.append([float(c) if isinstance(c, Decimal) else c for c in row])
+            ws.append([float(c) if isinstance(c, Decimal | Percent) else c for c in row])
+            for cell, value in zip(ws[ws.max_row], row, strict=False):
+                if isinstance(value, Percent):
+                    cell.number_format = "0.0%"
         for index, header in enumerate(sheet.headers, start=1):
             width = max([len(str(header))] + [len(str(r[index - 1] or "")) for r in sheet.rows])
             letter = ws.cell(row=1, column=index).column_letter

@@ -40,7 +40,16 @@ from web.attendance.common import (
     request_rules,
     today,
 )
-from web.attendance.export import XLSX_TYPE, Cell, Sheet, Summary, download, to_csv, to_xlsx
+from web.attendance.export import (
+    XLSX_TYPE,
+    Cell,
+    Percent,
+    Sheet,
+    Summary,
+    download,
+    to_csv,
+    to_xlsx,
+)
 from web.auth import login_required
 from web.i18n import _
 from web.keys import SESSIONS
@@ -74,8 +83,8 @@ class Fmt:
         return "" if value is None else as_local(self.request, value).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
-    def rate(value: float | None) -> str:
-        return "—" if value is None else f"{value * 100:.1f}%"
+    def rate(value: float | None) -> str | Percent:
+        return "—" if value is None else Percent(value)
 
     @staticmethod
     def coverage(value: float) -> str:

@@ -52,3 +52,15 @@ async def test_bad_report_queries_get_a_clear_message(client: Client, story: Sto
     response = await client.get(f"/api/v1/reports/members/{alice}?year=twenty")
     assert response.status == 400
     assert (await client.get("/api/v1/reports/members/99999")).status == 404
+
+
+async def test_the_reports_index_links_my_report_and_the_units_of_my_scope(
+    client: Client, story: Story
+) -> None:
+    await login(client, "sec_g1")
+    html = await (await client.get("/reports")).text()
+    o = story.world.orgs
+    for key in ("G1", "A", "B"):
+        assert f'href="/reports/units/{o[key]}?' in html
+    assert f'href="/reports/units/{o["D"]}?' not in html
+    assert f'href="/reports/members/{story.world.members["carol"]}?' in html

@@ -6,6 +6,10 @@ the lecture and watched the replay two days later (see ``conftest.py``).
 
 from __future__ import annotations
 
+import io
+
+from openpyxl import load_workbook
+
 from tests.web.attendance.conftest import YEAR, Story
 from tests.web.attendance.helpers import (
     csv_sections,
@@ -52,8 +56,12 @@ async def test_the_meeting_report_shows_live_site_and_replay_attendance_in_every
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
-    sheets = xlsx_sheets(await response.read())
+    body_xlsx = await response.read()
+    sheets = xlsx_sheets(body_xlsx)
     assert list(sheets) == ["汇总", "名册"]
+    summary_ws = load_workbook(io.BytesIO(body_xlsx))["汇总"]
+    rate_row = next(r for r in summary_ws.iter_rows(min_row=2) if r[0].value == "出席率")
+    assert rate_row[1].value == 0.75 and rate_row[1].number_format == "0.0%"
     header, *rows = sheets["名册"]
     assert header[:3] == ["姓名", "身份", "状态"]
     statuses = {row[0]: row[2] for row in rows}
@@ -139,7 +147,8 @@ async def test_the_unit_report_counts_the_subtree_with_both_rates(
     sheets = xlsx_sheets(await (await client.get(f"/reports/units/{g1}/export.xlsx{query}")).read())
     assert list(sheets) == ["汇总", "按会议", "按党员", "需关注党员", "按月"]
     assert [r[0] for r in sheets["按月"][1:]] == [f"{YEAR}-06"]
-    assert sheets["按月"][1][-2:] == ["66.7%", "100.0%"]
+    rates = sheets["按月"][1][-2:]  # percentage cells: numbers, formatted 0.0%
+    assert [round(float(r), 3) for r in rates] == [0.667, 1.0]  # type: ignore[arg-type]
 
     await login(client, "olga")
     c = story.world.orgs["C"]

@@ -4,6 +4,7 @@ study hours (live and replay apart) and my pending make-ups."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,8 +22,8 @@ from models.member import Member
 from models.notifications import Notification
 from tests.web.attendance.conftest import END, START, add_lecture
 from tests.web.attendance.helpers import login
-from tests.web.conftest import Client, World, build_world, web_config
-from web.scheduler import run_once
+from tests.web.conftest import Client, MakeClient, World, build_world, web_config
+from web.scheduler import SCHEDULER, run_once
 
 UTC = dt.UTC
 
@@ -151,3 +152,31 @@ async def test_upcoming_meetings_birthdays_and_flags_are_sent_once_and_shown_in_
     await login(client, "sec_g1")
     inbox = await (await client.get("/inbox")).text()
     assert "政治生日" in inbox and "张爱丽" in inbox
+
+
+async def test_the_scheduler_runs_inside_the_server_at_the_configured_interval(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    start = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
+    meeting_id = await add_lecture(sqlite_engine, world, status=MeetingStatus.LIVE, start=start)
+    client = await make_client(sqlite_engine, LECTUREHUB_ATTENDANCE_SCHEDULER_INTERVAL="0.05")
+    scheduler = client.app[SCHEDULER]
+    sessions = make_session_factory(sqlite_engine)
+    for _ in range(100):  # at most 5 s
+        if scheduler.runs >= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert scheduler.runs >= 1
+    async with sessions() as db:
+        expected = await db.scalar(
+            select(func.count()).where(ExpectedAttendee.meeting_id == meeting_id)
+        )
+    assert expected == 4  # snapshotted by the server's own scheduler
+
+
+async def test_a_zero_interval_turns_the_scheduler_off(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(sqlite_engine, LECTUREHUB_ATTENDANCE_SCHEDULER_INTERVAL="0")
+    await asyncio.sleep(0.1)
+    assert client.app[SCHEDULER].runs == 0
