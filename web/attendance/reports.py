@@ -147,6 +147,7 @@ class Laid:
     charts: list[str]
     filename: str  # without extension
     fallback: str  # ASCII file name without extension
+    form: dict[str, str] = dataclasses.field(default_factory=dict)  # the query shown
 
 
 def lay_member(f: Fmt, r: MemberReport) -> Laid:
@@ -206,11 +207,12 @@ def lay_member(f: Fmt, r: MemberReport) -> Laid:
         + [f.t(h) for h in COUNT_HEADERS],
         [[m.month, m.live_hours, m.replay_hours, *count_cells(m.counts)] for m in r.months],
     )
-    chart = charts.member_year_chart(
+    year_charts = charts.member_year_charts(
         r,
         [m.month[5:] for m in r.months],
         {
             "title": f.t(_("Study hours by month")),
+            "progress": f.t(_("Study hours against the yearly target")),
             "live": f.t(_("Attended live")),
             "replay": f.t(_("Watched the replay")),
             "total": f.t(_("Running total")),
@@ -221,9 +223,10 @@ def lay_member(f: Fmt, r: MemberReport) -> Laid:
         title,
         summary,
         [meetings, months],
-        [chart],
+        year_charts,
         f"{r.name}-{r.year}",
         f"member-{r.member_id}-{r.year}",
+        {"year": str(r.year)},
     )
 
 
@@ -306,6 +309,7 @@ def lay_unit(f: Fmt, r: UnitReport) -> Laid:
         [chart],
         name,
         f"unit-{r.org_id}-{r.date_from.isoformat()}-{last.isoformat()}",
+        {"from": r.date_from.isoformat(), "to": last.isoformat()},
     )
 
 
