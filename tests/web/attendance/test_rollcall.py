@@ -145,6 +145,9 @@ async def test_an_expired_code_or_a_code_of_another_site_is_refused(
         f"/meetings/{meeting_id}/rollcall/code", data={"csrf_token": token, "site": str(s["SB"])}
     )
     code_b = await _code(sqlite_engine, meeting_id, s["SB"])
+    screen = await (await client.get(f"/meetings/{meeting_id}/rollcall?site={s['SB']}")).text()
+    assert f'data-code="{code_b}"' in screen and "二连会议室" in screen
+    assert f'<option value="{s["SA"]}"' in screen  # an organiser may switch sites
 
     token = await login(client, "alice")
     other = await client.post(
