@@ -10,14 +10,23 @@ continuing its sequence numbers (media.rtp.OutputState).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
+import time
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import AnyRtcpPacket, RtcpPsfbPacket, RtcpRtpfbPacket
+from aiortc.rtp import (
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSourceInfo,
+)
 
 from media import transport
 from media.errors import CloseReason, ErrorCode, MediaError
@@ -58,6 +67,27 @@ def codec_preferences(publication: Publication) -> list[object]:
     return [c for c in caps.codecs if c.mimeType.lower() in (mime, f"{publication.kind}/rtx")]
 
 
+def stream_id(identity_key: str) -> str:
+    """An msid stream id (an SDP token: no colon) for a publisher."""
+    return "lh-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in identity_key)
+
+
+def quiet_sender_reports(sender: RTCRtpSender) -> None:
+    """Replace aiortc's per-sender RTCP loop (one SR + SDES per m-section per second, from
+    counters it never updates here) with an idle task honouring its start/exit events;
+    DownConnection sends one compound report per subscriber instead."""
+    started: asyncio.Event = getattr(sender, "_RTCRtpSender__rtcp_started")  # noqa: B009
+    exited: asyncio.Event = getattr(sender, "_RTCRtpSender__rtcp_exited")  # noqa: B009
+
+    async def idle_rtcp() -> None:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.get_running_loop().create_future()
+        exited.set()
+
+    sender._run_rtcp = idle_rtcp  # type: ignore[method-assign]
+
+
 class DownSlot:
     """One sendonly m-section of a subscriber."""
 
@@ -89,11 +119,17 @@ class DownConnection:
         self._send_offer = send_offer
         self._dtls: RTCDtlsTransport | None = None
         self._path: transport.SendPath | None = None
+        self._report_task: asyncio.Task[None] | None = None
+        self._cname = str(getattr(self.pc, "_RTCPeerConnection__cname", "lecturehub")).encode()
         self._closed = False
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
-            if self.pc.connectionState == "failed":
+            # "closed" without our close(): the client tore the connection down (DTLS
+            # close_notify). Either way this participant can no longer receive.
+            if self.pc.connectionState == "failed" or (
+                self.pc.connectionState == "closed" and not self._closed
+            ):
                 on_failed()
 
     # -- what to receive -------------------------------------------------------------------
@@ -137,11 +173,15 @@ class DownConnection:
             transceiver = self.pc.addTransceiver(
                 Placeholder(publication.kind), direction="sendonly"
             )
+            quiet_sender_reports(transceiver.sender)
             transceiver.setCodecPreferences(codec_preferences(publication))  # type: ignore[arg-type]
             slot = DownSlot(transceiver, publication.kind, mime, publication.codec.clockRate)
             self.slots.append(slot)
         else:
             slot.transceiver.direction = "sendonly"
+        # One MediaStream per publisher (the msid in our offers), so the browser lip-syncs
+        # its audio and video.
+        slot.transceiver.sender._stream_id = stream_id(publication.owner_key)
         subscription = Subscription(publication, self.subscriber_key, slot.transceiver.sender)
 
         def on_closed(closed: Subscription, reason: CloseReason) -> None:
@@ -189,7 +229,9 @@ class DownConnection:
         if self._dtls is not None or not self.slots:
             return
         self._dtls = self.slots[0].transceiver.sender.transport
-        transport.hook_rtcp(self._dtls, self._on_rtcp)
+        # aiortc's senders have nothing to learn from subscribers' RTCP: keep it from them.
+        transport.hook_rtcp(self._dtls, self._on_rtcp, route_to_aiortc=False)
+        self._report_task = asyncio.ensure_future(self._send_reports())
 
         @self._dtls.on("statechange")
         def on_dtls_state() -> None:
@@ -232,12 +274,37 @@ class DownConnection:
                 if slot is not None and slot.subscription is not None:
                     slot.subscription.answer_nack(list(packet.lost))
 
+    async def _send_reports(self) -> None:
+        """One compound RTCP packet per subscriber about once a second: an SR per stream."""
+        with contextlib.suppress(asyncio.CancelledError):
+            while not self._closed:
+                await asyncio.sleep(0.5 + random.random())
+                self._send_report_now()
+
+    def _send_report_now(self) -> None:
+        if self._path is None:
+            return
+        now = time.monotonic()
+        reports = [
+            report
+            for slot in self.slots
+            if slot.subscription is not None
+            and (report := slot.subscription.sender_report(now)) is not None
+        ]
+        if not reports:
+            return
+        chunks = [RtcpSourceInfo(ssrc=r.ssrc, items=[(1, self._cname)]) for r in reports]
+        data = b"".join(bytes(r) for r in reports) + bytes(RtcpSdesPacket(chunks=chunks))
+        self._path.send_rtcp(data)
+
     # -- closing ------------------------------------------------------------------------------
 
     async def close(self, reason: CloseReason) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._report_task is not None:
+            self._report_task.cancel()
         for slot in self.slots:
             if slot.subscription is not None:
                 slot.subscription.close(reason)

@@ -160,8 +160,17 @@ class Participant:
                 self.settings.max_video_bitrate,
                 self.settings.keyframe_interval,
                 on_failed=lambda: self.close_soon(CloseReason.CONNECTION_FAILED),
+                on_closed=self._up_closed_by_client,
             )
         return self.up
+
+    def _up_closed_by_client(self) -> None:
+        async def drop() -> None:
+            up, self.up = self.up, None  # a later publish_offer starts a new connection
+            if up is not None:
+                await up.close(CloseReason.UNPUBLISHED)
+
+        self.post(drop)
 
     def publications(self) -> list[Publication]:
         return list(self.up.by_mid.values()) if self.up is not None else []

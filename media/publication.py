@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
 
 from media.errors import CloseReason
 from media.forwarder import Forwarder, Target
@@ -27,15 +28,6 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 # The ids the server's own (down) offers use for the extensions it forwards
 # (aiortc.codecs.HEADER_EXTENSIONS); the subscribers' answers cannot renumber them.
 DOWN_EXTENSION_IDS = {AUDIO_LEVEL_URI: 2, ABS_SEND_TIME_URI: 3}
-
-
-# aiortc's RTCRtpSender private (name-mangled) sender-report state.
-SENDER_REPORT_FIELDS = (
-    "_RTCRtpSender__ntp_timestamp",
-    "_RTCRtpSender__rtp_timestamp",
-    "_RTCRtpSender__packet_count",
-    "_RTCRtpSender__octet_count",
-)
 
 
 def new_publication_id() -> str:
@@ -93,8 +85,8 @@ class Publication:
         self.keyframes = KeyframeLimiter(
             self._send_pli, keyframe_interval, time.monotonic, loop.call_later
         )
-        # sender report from the publisher: (ntp, rtp timestamp), for subscribers' SRs
-        self.last_sender_report: tuple[int, int] | None = None
+        # the publisher's last sender report: (ntp, rtp timestamp, time.monotonic() at arrival)
+        self.last_sender_report: tuple[int, int, float] | None = None
 
     # -- packet path ----------------------------------------------------------------------
 
@@ -154,9 +146,7 @@ class Publication:
             self._send_rtcp("nack", self.ssrc, sequence_numbers)
 
     def on_sender_report(self, ntp: int, rtp_timestamp: int) -> None:
-        self.last_sender_report = (ntp, rtp_timestamp)
-        for subscription in self.subscriptions.values():
-            subscription.update_sender_report(ntp, rtp_timestamp)
+        self.last_sender_report = (ntp, rtp_timestamp, time.monotonic())
 
     def add_subscription(self, subscription: Subscription) -> None:
         self.subscriptions[subscription.subscriber_key] = subscription
@@ -204,29 +194,33 @@ class Subscription:
         self.started_at = time.monotonic()
         self.packets_at_start = counters.packets_in
         self.bytes_at_start = counters.bytes_in
-        report = self.publication.last_sender_report
-        if report is not None:
-            self.update_sender_report(*report)
 
-    def update_sender_report(self, ntp: int, rtp_timestamp: int) -> None:
-        """Make aiortc's sender report for this stream describe the forwarded media.
+    def sender_report(self, now: float) -> RtcpSrPacket | None:
+        """A sender report for this subscriber's stream, in its timestamp space.
 
-        aiortc's RTCRtpSender sends SRs from private counters it updates when it sends
-        itself, which it never does here; we set them from the publisher's SR, with the
-        timestamp rewritten, so subscribers can synchronise audio and video.
+        The publisher's last SR maps its NTP clock to its RTP clock; moved forward by the time
+        since it arrived and shifted by this subscription's timestamp offset it maps the same
+        NTP clock to the subscriber's RTP clock, which is what the browser needs to keep audio
+        and video in sync. None until the publisher has sent an SR.
         """
-        target = self.target
-        if target is None or not target.started:
-            return
+        target, report = self.target, self.publication.last_sender_report
+        if target is None or not target.started or report is None:
+            return None
+        ntp, rtp_timestamp, arrived = report
+        elapsed = max(now - arrived, 0.0)
         counters = self.publication.forwarder.counters
-        values = (
-            ntp,
-            (rtp_timestamp + target.ts_off) & 0xFFFFFFFF,
-            (counters.packets_in - self.packets_at_start) & 0xFFFFFFFF,
-            (counters.bytes_in - self.bytes_at_start) & 0xFFFFFFFF,
+        return RtcpSrPacket(
+            ssrc=target.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=(ntp + int(elapsed * (1 << 32))) & 0xFFFFFFFFFFFFFFFF,
+                rtp_timestamp=(
+                    rtp_timestamp + int(elapsed * self.publication.codec.clockRate) + target.ts_off
+                )
+                & 0xFFFFFFFF,
+                packet_count=(counters.packets_in - self.packets_at_start) & 0xFFFFFFFF,
+                octet_count=(counters.bytes_in - self.bytes_at_start) & 0xFFFFFFFF,
+            ),
         )
-        for name, value in zip(SENDER_REPORT_FIELDS, values, strict=True):
-            setattr(self.sender, name, value)
 
     def answer_nack(self, sequence_numbers: list[int]) -> None:
         target = self.target

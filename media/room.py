@@ -8,7 +8,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
@@ -21,7 +20,7 @@ from media.settings import Identity, MediaSettings, RoomSettings
 from media.signalling import SignallingSession
 from media.sinks import PacketSink, PublicationInfo
 from media.speaker import SpeakerState, decide, loudest
-from media.stats import ForwardingStats, summarise
+from media.stats import Counters, ForwardingStats, summarise
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ class Room:
         self.close_reason: CloseReason | None = None
         self.configuration = rtc_configuration(media)
         self.speaker = SpeakerState()
-        self.retired: list[Any] = []  # counters of closed publications, for totals
+        self.retired: list[Counters] = []  # counters of closed publications, for totals
         self._speaker_task = asyncio.ensure_future(self._watch_speakers())
         self.on_closed: Callable[[Room], None] = lambda room: None
 

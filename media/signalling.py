@@ -11,6 +11,8 @@ from aiortc.sdp import candidate_from_sdp
 
 from media import messages as m
 from media.errors import CloseReason, ErrorCode, MediaError
+from media.participant import announce
+from media.publication import Publication
 from media.uplink import check_offer, parse_offer
 
 if TYPE_CHECKING:
@@ -110,8 +112,6 @@ async def on_publish_offer(p: Participant, msg: m.PublishOffer) -> None:
     # Refuse garbage before a peer connection exists for it.
     check_offer(parse_offer(msg.sdp), msg.sources)
     sdp, added, removed = await p.ensure_up().apply_offer(msg.sdp, msg.sources)
-    from media.participant import announce
-
     p.send(
         m.PublishAnswer(
             sdp=announce(sdp, p.settings.announced_address),
@@ -152,7 +152,7 @@ async def on_ice_candidate(p: Participant, msg: m.IceCandidate) -> None:
         raise MediaError(ErrorCode.NEGOTIATION_FAILED, f"candidate refused: {exc}") from exc
 
 
-def own_publication(p: Participant, publication_id: str) -> Any:
+def own_publication(p: Participant, publication_id: str) -> Publication:
     for publication in p.publications():
         if publication.id == publication_id:
             return publication

@@ -154,12 +154,12 @@ class Ingress:
 RtcpHook = Callable[[list[AnyRtcpPacket]], None]
 
 
-def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
-    """Call `hook` with each incoming RTCP compound packet, then let aiortc route it.
+def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook, route_to_aiortc: bool = True) -> None:
+    """Call `hook` with each incoming RTCP compound packet, then (optionally) let aiortc
+    route it as `RTCDtlsTransport._handle_rtcp_data` does, parsing each packet once.
 
-    This replaces `RTCDtlsTransport._handle_rtcp_data` with the same routing, parsing each
-    packet once. aiortc's own handling stays harmless (a PLI only sets an encoder flag, a NACK
-    finds an empty history) and keeps its statistics (round-trip time from receiver reports).
+    aiortc's own handling is harmless (a PLI only sets an encoder flag, a NACK finds an empty
+    history) and only keeps statistics, so the subscriber side skips it to save CPU.
     """
     router = dtls._rtp_router
 
@@ -169,6 +169,8 @@ def hook_rtcp(dtls: RTCDtlsTransport, hook: RtcpHook) -> None:
         except ValueError:
             return
         hook(packets)
+        if not route_to_aiortc:
+            return
         for packet in packets:
             for recipient in router.route_rtcp(packet):
                 await recipient._handle_rtcp_packet(packet)

@@ -27,6 +27,7 @@ from aiortc.rtp import (
 from media import transport
 from media.errors import CloseReason, ErrorCode, MediaError
 from media.publication import Publication
+from media.rtp import parse_extensions
 from media.sinks import Kind, Source
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class UpConnection:
         max_video_bitrate: int,
         keyframe_interval: float,
         on_failed: Callable[[], None],
+        on_closed: Callable[[], None],
     ) -> None:
         self.pc = RTCPeerConnection(configuration)
         self.owner_key = owner_key
@@ -109,8 +111,12 @@ class UpConnection:
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
+            # A failed publishing connection ends the participant's session; one the client
+            # closed (DTLS close_notify) only ends its publications.
             if self.pc.connectionState == "failed":
                 on_failed()
+            elif self.pc.connectionState == "closed" and not self._closed:
+                on_closed()
 
     # -- negotiation -----------------------------------------------------------------------
 
@@ -251,8 +257,6 @@ class UpConnection:
 
     def _learn_ssrc(self, data: bytes) -> Publication | None:
         """Route a packet from an SSRC the SDP did not announce, by its mid extension."""
-        from media.rtp import parse_extensions
-
         ssrc = int.from_bytes(data[8:12], "big")
         mid = None
         if self._mid_ext_id is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -121,7 +122,7 @@ async def error_response(request: web.Request, error: HubError) -> web.StreamRes
         body = {"error": {"code": error.code, "message": message, "fields": fields}}
         return web.json_response(body, status=error.status)
     if isinstance(error, NotAuthorised) and request.method == "GET":
-        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='/')}")
     context = {"error": error, "message": message, "fields": fields}
     from web.render import render  # render needs auth, which needs these errors
 

@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.browser
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -126,11 +124,12 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def logged_in_page(browser: Any, server: LiveServer, username: str) -> Any:
+async def logged_in_page(
+    browser: Any, server: LiveServer, username: str, permissions: list[str] | None = None
+) -> Any:
     """A page in its own browser context (own cookies), logged in as ``username``."""
-    context = await browser.new_context(
-        permissions=["camera", "microphone"], base_url=server.url, locale="zh-CN"
-    )
+    granted = ["camera", "microphone"] if permissions is None else permissions
+    context = await browser.new_context(permissions=granted, base_url=server.url, locale="zh-CN")
     context.set_default_timeout(15_000)
     response = await context.request.post(
         "/api/v1/login", data={"username": username, "password": PASSWORD}

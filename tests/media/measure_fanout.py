@@ -3,11 +3,12 @@
     python -m tests.media.measure_fanout [--seconds 8] [--processes 2] 10 50 100
 
 The server (this process) runs a RoomRegistry behind a tiny JSON-lines TCP bridge standing in
-for web/'s WebSocket. One publisher process sends 640x480 VP8 (aiortc's encoder, about
-1 Mbit/s) and Opus; subscriber processes answer the server's offers and count RTP packets
-after SRTP without decoding them. The server reports its own CPU time (getrusage) per forwarded
-packet over a steady window, the forwarding latency percentiles from its sampled histogram,
-and the ratio of packets the subscribers received to what the server sent them.
+for web/'s WebSocket. One publisher process sends 640x480 VP8 at about 1 Mbit/s (encoded
+once, then replayed as packets) and Opus; subscriber processes answer the server's offers and
+count RTP packets after SRTP without decoding them. The server reports its own CPU time
+(getrusage) per forwarded packet over a steady window, the forwarding latency percentiles
+from its sampled histogram, and the ratio of packets the subscribers received to what the
+server sent them.
 """
 
 from __future__ import annotations
@@ -50,11 +51,17 @@ def started(room: Any) -> int:
 
 
 async def serve(counts: list[int], seconds: float, processes: int, profile: bool) -> None:
+    from media.errors import CloseReason
     from media.events import NullListener
     from media.registry import RoomRegistry
     from media.settings import Identity, MediaSettings, RoomSettings
 
-    registry = RoomRegistry(MediaSettings(heartbeat_interval=3600), NullListener())
+    class Reporter(NullListener):
+        def on_room_event(self, event: Any) -> None:
+            if event.kind in ("left", "unpublished") and event.identity_key == "member:0":
+                print(f"publisher {event.kind}: {event.reason}", file=sys.stderr, flush=True)
+
+    registry = RoomRegistry(MediaSettings(heartbeat_interval=3600), Reporter())
 
     async def bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hello = json.loads(await reader.readline())
@@ -73,13 +80,16 @@ async def serve(counts: list[int], seconds: float, processes: int, profile: bool
         out = asyncio.ensure_future(pump_out())
         while line := await reader.readline():
             await session.receive(line.decode())
+        await session.close(CloseReason.CLIENT_LEFT)  # as web/ does when the socket closes
         out.cancel()
 
     server = await asyncio.start_server(bridge, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     me = [sys.executable, "-m", "tests.media.measure_fanout"]
     publisher = subprocess.Popen([*me, "--role", "publisher", "--port", str(port)])
-    await asyncio.sleep(3)
+    deadline = time.monotonic() + 120  # the publisher encodes its clip first
+    while registry.forwarding_stats().packets_in < 100 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
     for n in counts:
         per = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
         subs = [
@@ -104,8 +114,16 @@ async def serve(counts: list[int], seconds: float, processes: int, profile: bool
         ]
         room = registry.get("bench")
         deadline = time.monotonic() + 90
+        last = registry.forwarding_stats().packets_in
         while time.monotonic() < deadline and started(room) < 2 * n:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(2)
+            now_in = registry.forwarding_stats().packets_in
+            print(
+                f"waiting: {started(room)} streams started, {(now_in - last) / 2:.0f} packets/s in",
+                file=sys.stderr,
+                flush=True,
+            )
+            last = now_in
         await asyncio.sleep(2)  # settle after the last handshake
         for p in subs:
             p.send_signal(signal.SIGUSR2)
@@ -173,31 +191,64 @@ async def connect(port: int, key: str) -> Line:
     return line
 
 
-def noisy_video() -> Any:
-    from aiortc.mediastreams import VideoStreamTrack
+def prerecorded_video() -> Any:
+    """640x480 VP8 at about 1 Mbit/s, encoded once here and then replayed as av.Packets.
+
+    aiortc's sender only packetises av.Packets (no encoding), so the publisher process stays
+    cheap and steady however loaded the machine is; a keyframe comes every 60 frames.
+    """
+    import fractions
+
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
     from av import VideoFrame
 
-    class NoisyVideo(VideoStreamTrack):
-        """480x360 frames of cycled noise: the encoder runs at its full bitrate."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 640, 480, "yuv420p"
+    codec.bit_rate = 1_000_000
+    codec.time_base = fractions.Fraction(1, 30)
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    encoded: list[bytes] = []
+    luma = bytearray(os.urandom(640 * 480))
+    chroma = bytes([128]) * (320 * 240)
+    for i in range(60):
+        # a still noisy picture with one band of fresh noise moving down it: about 1 Mbit/s
+        row = (i * 16) % 464
+        luma[row * 640 : (row + 16) * 640] = os.urandom(16 * 640)
+        frame = VideoFrame(width=640, height=480, format="yuv420p")
+        for n, plane in enumerate(frame.planes):
+            data = bytes(luma) if n == 0 else chroma
+            width = 640 if n == 0 else 320
+            rows = [
+                data[r * width : (r + 1) * width].ljust(plane.line_size, b"\0")
+                for r in range(len(data) // width)
+            ]
+            plane.update(b"".join(rows))
+        frame.pts = i
+        encoded += [bytes(p) for p in codec.encode(frame)]
+    encoded += [bytes(p) for p in codec.encode(None)]
+
+    class Replay(MediaStreamTrack):
+        kind = "video"
 
         def __init__(self) -> None:
             super().__init__()
-            self.frames = []
-            for _ in range(15):
-                frame = VideoFrame(width=480, height=360, format="yuv420p")
-                for plane in frame.planes:
-                    plane.update(os.urandom(plane.buffer_size))
-                self.frames.append(frame)
             self.count = 0
+            self.start: float | None = None
 
         async def recv(self) -> Any:
-            pts, time_base = await self.next_timestamp()
+            if self.start is None:
+                self.start = time.monotonic()
             self.count += 1
-            frame = self.frames[self.count % len(self.frames)]
-            frame.pts, frame.time_base = pts, time_base
-            return frame
+            delay = self.start + self.count / 30 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            packet = av.Packet(encoded[self.count % len(encoded)])
+            packet.pts = self.count * 3000
+            packet.time_base = fractions.Fraction(1, 90000)
+            return packet
 
-    return NoisyVideo()
+    return Replay()
 
 
 async def publisher(port: int) -> None:
@@ -207,18 +258,26 @@ async def publisher(port: int) -> None:
     line = await connect(port, "member:0")
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     audio = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    video = pc.addTransceiver(noisy_video(), direction="sendonly")
+    video = pc.addTransceiver(prerecorded_video(), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     line.send(
         type="publish_offer",
         sdp=pc.localDescription.sdp,
         sources={audio.mid: "microphone", video.mid: "camera"},
     )
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(5)
+            print(f"publisher: {pc.connectionState}", file=sys.stderr, flush=True)
+
+    reporter = asyncio.ensure_future(report())
     while (message := await line.recv()) is not None:
         if message["type"] == "publish_answer":
             await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
         elif message["type"] == "error":
             print("publisher:", message, file=sys.stderr)
+    reporter.cancel()
 
 
 async def subscriber(port: int, key: str, counter: list[int]) -> None:

@@ -18,7 +18,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpsender import RTCRtpSender
 from pylibsrtp._binding import ffi, lib
 
-from media.publication import DOWN_EXTENSION_IDS, SENDER_REPORT_FIELDS
+from media.publication import DOWN_EXTENSION_IDS
 from media.transport import srtp_protect
 
 
@@ -77,11 +77,11 @@ async def test_a_dtls_transport_has_the_srtp_sessions_and_ice_connection_we_use(
         ),
         # the sender encodes only after its track yields, and reports from private counters
         (RTCRtpSender._next_encoded_frame, ["data = await self.__track.recv()", "get_encoder"]),
-        (RTCRtpSender._run_rtcp, ["ntp_timestamp=self.__ntp_timestamp"]),
-        (
-            RTCRtpSender.__init__,
-            [f.replace("_RTCRtpSender", "self.") for f in SENDER_REPORT_FIELDS],
-        ),
+        # media.downlink.quiet_sender_reports replaces the RTCP loop and honours its events
+        (RTCRtpSender.send, ["asyncio.ensure_future(self._run_rtcp())"]),
+        (RTCRtpSender.stop, ["self.__rtcp_started.wait()", "await asyncio.gather("]),
+        (RTCRtpSender._run_rtcp, ["self.__rtcp_started.set()", "self.__rtcp_exited.set()"]),
+        (RTCRtpSender.__init__, ["self.__rtcp_started = asyncio.Event()"]),
     ],
 )
 def test_the_source_still_does_what_we_rely_on(owner: object, needles: list[str]) -> None:

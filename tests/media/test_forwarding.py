@@ -47,6 +47,9 @@ async def test_a_publisher_and_three_subscribers_exchange_video_and_audio_withou
         for viewer in viewers:
             await viewer.wait_frames("video", 20)
             await viewer.wait_frames("audio", 20)
+            offer = viewer.of_type("subscribe_offer")[-1]["sdp"]
+            # audio and video of the host are one MediaStream (so browsers lip-sync them)
+            assert offer.count("a=msid:lh-member-1 ") == 2
         stats = room.forwarding_stats()
         assert stats.packets_out > stats.packets_in  # fanned out to three
         if fastpath.load() is not None:  # real sockets: the C loop carried the packets
@@ -384,6 +387,9 @@ async def test_rtcp_flows_both_ways_with_rewritten_sender_reports(registry: Room
             )
 
         await _until(useful_sender_report)
+        reports = [p for p in downstream if isinstance(p, RtcpSrPacket)]
+        # only the forwarder's reports: aiortc's own loop (NTP 0, no packets) is silenced
+        assert all(r.sender_info.ntp_timestamp != 0 for r in reports)
         for report in (p for p in downstream if isinstance(p, RtcpSrPacket)):
             if report.ssrc in latest and report.sender_info.ntp_timestamp:
                 # the SR's RTP time is in the subscriber's timestamp space (rewritten),

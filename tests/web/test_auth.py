@@ -142,6 +142,10 @@ async def test_pages_send_visitors_to_the_login_page(client: Client) -> None:
     response = await client.get("/", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"].startswith("/login?next=/")
+    response = await client.get("/meetings?month=2025-04&x=1", allow_redirects=False)
+    assert response.headers["Location"].startswith("/login?next=/meetings")
+    page = await (await client.get(response.headers["Location"])).text()
+    assert 'name="next" value="/meetings?month=2025-04&amp;x=1"' in page
 
 
 async def test_the_login_page_never_redirects_to_another_site(client: Client) -> None:

@@ -122,16 +122,19 @@ async def test_health_check_answers_when_the_database_does(client: Client) -> No
     assert (await response.json())["database"] == "ok"
 
 
-async def test_health_check_reports_an_unreachable_database(
-    make_client: MakeClient, tmp_path: Any
-) -> None:
+async def test_health_check_reports_an_unreachable_database(make_client: MakeClient) -> None:
     from models.db import make_engine
 
-    broken = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.sqlite3")
-    client = await make_client(broken)
-    response = await client.get("/healthz")
-    assert response.status == 503
-    await broken.dispose()
+    # Nothing listens on port 1: the connection is refused at once (and, unlike a failing
+    # SQLite open, leaves no worker thread behind).
+    broken = make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        client = await make_client(broken)
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert (await response.json())["database"] == "down"
+    finally:
+        await broken.dispose()
 
 
 async def test_an_unexpected_error_gives_no_stack_trace(

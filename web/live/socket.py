@@ -108,11 +108,12 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     try:
         room = await open_room_for(request, viewer, path_id(request))
         identity = identity_of(viewer)
-        request.app[LIVE_WRITER].note_device(room.id, identity.key, device_of(request))
         try:
             session = room.connect(identity)
         except MediaError as exc:
             raise Refusal(_MEDIA_CLOSE.get(exc.code, CLOSE_FORBIDDEN), exc.code.value) from exc
+        # Joining happens on `hello`, later: the ledger learns this connection's device first.
+        request.app[LIVE_WRITER].note_device(room.id, identity.key, device_of(request))
     except Refusal as refusal:
         await ws.close(code=refusal.code, message=refusal.reason.encode())
         return ws
@@ -136,8 +137,11 @@ async def bridge(ws: web.WebSocketResponse, session: SignallingSession) -> None:
         await session.close(CloseReason.CLIENT_LEFT)  # idempotent: no-op if closed already
         try:
             await asyncio.wait_for(asyncio.shield(writer), WRITER_GRACE)
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
             writer.cancel()
+        except asyncio.CancelledError:
+            writer.cancel()
+            raise
         except Exception:
             logger.exception("room socket writer failed")
         if not ws.closed:

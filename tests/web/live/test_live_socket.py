@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.attendance.enums import EventKind
+from models.attendance.ledger import NewEvent, append_event
 from models.attendance.tables import AttendanceEvent
 from models.db import make_session_factory
 from models.enums import MeetingStatus
-from models.meeting import Meeting
+from models.meeting import Meeting, meeting_presenter
 from tests.media.client import Client as RtcClient
-from tests.web.conftest import Client, World, api_login
+from tests.web.conftest import Client, MakeClient, World, api_login, web_config
 from tests.web.live.helpers import (
     WAIT,
     SocketSession,
@@ -27,6 +30,7 @@ from tests.web.live.helpers import (
     open_socket,
     start_now,
 )
+from web.app import create_app
 from web.keys import LIVE_WRITER
 
 
@@ -150,14 +154,10 @@ async def test_a_site_terminal_joins_and_leaves_as_a_site(
 
 @pytest.fixture
 async def beating_client(
-    make_client: object, sqlite_engine: AsyncEngine, world: World, tmp_path: object
+    sqlite_engine: AsyncEngine, world: World, tmp_path: Path
 ) -> AsyncIterator[Client]:
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from tests.web.conftest import web_config
-    from web.app import create_app
-
-    app = create_app(web_config(tmp_path), engine=sqlite_engine)  # type: ignore[arg-type]
+    """The app with a heartbeat every 0.3 s instead of 15 s."""
+    app = create_app(web_config(tmp_path), engine=sqlite_engine)
     app[LIVE_WRITER].heartbeat_interval = 0.3
     test_client: Client = TestClient(TestServer(app))
     await test_client.start_server()
@@ -269,3 +269,131 @@ async def test_a_site_on_stage_is_received_by_a_member_through_the_websocket(
         finally:
             await alice.close()
             await site.close()
+
+
+async def test_the_configured_ice_servers_reach_the_browser_in_the_welcome(
+    make_client: MakeClient, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    client = await make_client(
+        sqlite_engine,
+        LECTUREHUB_MEDIA_ICE_SERVERS="stun:stun.example.org:3478,turn:turn.example.org:3478",
+        LECTUREHUB_MEDIA_TURN_USERNAME="lh",
+        LECTUREHUB_MEDIA_TURN_PASSWORD="secret",
+    )
+    await start_now(sqlite_engine, world.meetings["m_a"])
+    async with await browser_for(client, "alice") as alice:
+        welcome = await hello(await open_socket(alice, client, world.meetings["m_a"]))
+    assert welcome["ice_servers"] == [
+        {"urls": ["stun:stun.example.org:3478"], "username": None, "credential": None},
+        {"urls": ["turn:turn.example.org:3478"], "username": "lh", "credential": "secret"},
+    ]
+
+
+async def test_oversized_and_binary_frames_are_refused_without_harming_the_room(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with (
+        await browser_for(client, "alice") as alice_http,
+        await browser_for(client, "site_a") as site_http,
+    ):
+        alice = await open_socket(alice_http, client, meeting_id)
+        await hello(alice)
+        site = await open_socket(site_http, client, meeting_id)
+        await hello(site)
+        await alice.send_str('{"type": "ping", "pad": "' + "x" * 70_000 + '"}')
+        assert (await next_message(alice, "error"))["code"] == "too-large"
+        await alice.send_json({"type": "ping"})
+        await next_message(alice, "pong")
+        await site.send_bytes(b"\x00\x01")
+        end = await site.receive(timeout=WAIT)
+        assert (end.type, end.data) == (WSMsgType.CLOSE, 1003)
+        left = await next_message(alice, "participant_left")
+        assert left["identity_key"] == f"site:{world.sites['SA']}"
+        await alice.send_json({"type": "ping"})
+        await next_message(alice, "pong")
+
+
+async def test_presence_a_crash_left_open_is_closed_when_the_app_starts(
+    make_client: MakeClient, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    seen = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        for kind, at in [(EventKind.LIVE_JOIN, seen), (EventKind.LIVE_HEARTBEAT, seen)]:
+            await append_event(
+                db,
+                NewEvent(
+                    idempotency_key=f"before-crash-{kind}",
+                    meeting_id=meeting_id,
+                    kind=kind,
+                    occurred_at=at,
+                    member_id=world.members["alice"],
+                    device="web",
+                ),
+            )
+    await make_client(sqlite_engine)
+    events = await ledger(sqlite_engine, meeting_id)
+    assert [(e.kind, e.reason) for e in events][-1] == (EventKind.LIVE_LEAVE, "server-restart")
+
+
+async def test_room_rights_come_from_the_meeting_in_a_lecture(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    """Presenters publish and moderate; members and sites watch until brought on stage."""
+    meeting_id = world.meetings["m_lecture"]
+    await start_now(sqlite_engine, meeting_id)
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        await db.execute(
+            meeting_presenter.insert().values(meeting_id=meeting_id, member_id=world.members["bob"])
+        )
+    seen: dict[str, dict[str, object]] = {}
+    for name in ("bob", "alice", "site_a", "sec_g1", "olga"):
+        async with await browser_for(client, name) as http:
+            welcome = await hello(await open_socket(http, client, meeting_id))
+            assert welcome["mode"] == "lecture"
+            seen[name] = welcome["you"]
+    flags = {name: (you["moderator"], you["can_publish"]) for name, you in seen.items()}
+    assert flags == {
+        "bob": (True, True),  # the presenter
+        "alice": (False, False),
+        "site_a": (False, False),  # a lecture: sites speak only on stage
+        "sec_g1": (False, False),  # G1 does not contain the host org (the committee)
+        "olga": (True, True),  # organisers moderate everything
+    }
+    assert seen["site_a"]["kind"] == "site"
+    assert str(seen["olga"]["identity_key"]).startswith("account:")  # no member record
+
+
+async def test_a_host_removes_a_member_whose_leave_is_recorded_as_kicked(
+    client: Client, world: World, sqlite_engine: AsyncEngine
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    alice_key = f"member:{world.members['alice']}"
+    async with (
+        await browser_for(client, "sec_g1") as host_http,
+        await browser_for(client, "alice") as alice_http,
+    ):
+        host = await open_socket(host_http, client, meeting_id)
+        assert (await hello(host))["you"]["moderator"] is True
+        alice = await open_socket(alice_http, client, meeting_id)
+        assert (await hello(alice))["you"]["moderator"] is False
+        await alice.send_json({"type": "kick", "identity_key": alice_key})
+        assert (await next_message(alice, "error"))["code"] == "not-allowed"
+        await host.send_json({"type": "kick", "identity_key": alice_key})
+        assert (await next_message(alice, "closed"))["reason"] == "kicked"
+        end = await alice.receive(timeout=WAIT)
+        assert (end.type, end.extra) == (WSMsgType.CLOSE, "kicked")
+        left = await next_message(host, "participant_left")
+        assert (left["identity_key"], left["reason"]) == (alice_key, "kicked")
+    await asyncio.sleep(0.2)
+    await written(client)
+    alice_events = [
+        (e.kind, e.reason)
+        for e in await ledger(sqlite_engine, meeting_id)
+        if e.member_id == world.members["alice"]
+    ]
+    assert alice_events == [(EventKind.LIVE_JOIN, ""), (EventKind.LIVE_LEAVE, "kicked")]

@@ -15,6 +15,7 @@
 //   room          {locked}
 //   muted_by_host {publication_id, by}
 //   published     {publications: [{publication_id, mid, kind, source}]}
+//   unpublished   {}  all our own tracks were stopped (taken off stage)
 //   error         the error message from the server
 //   closed        {reason, final: true}   the room is over for this client (no reconnect)
 //   refused       {code, reason}          the socket was refused before joining
@@ -60,6 +61,7 @@ export class LiveClient {
     this.ownPublications = new Map(); // source -> publication_id
     this.localTracks = new Map(); // source -> MediaStreamTrack
     this.sentDownSdp = false;
+    this.sentUpSdp = false;
     this.pingTimer = null;
     this.retries = 0;
     this.retryTimer = null;
@@ -137,9 +139,10 @@ export class LiveClient {
       return;
     }
     if (this.leaving || this.finished || FINAL_REASONS.has(reason)) {
+      const told = this.finished; // the `closed` message came first and was reported
       this.finished = true;
       this.setState("closed");
-      if (!this.leaving) this.emit("closed", { reason: reason || "closed", final: true });
+      if (!this.leaving && !told) this.emit("closed", { reason: reason || "closed", final: true });
       return;
     }
     this.scheduleReconnect();
@@ -295,19 +298,24 @@ export class LiveClient {
 
   // -- receiving (the "down" connection) ----------------------------------------------------
 
-  makeDown() {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+  // Candidates found after the SDP went out (gathering outlasted its timeout) are trickled.
+  trickle(pc, name, isCurrent, sdpSent) {
     pc.onicecandidate = (event) => {
-      if (!this.sentDownSdp || pc !== this.down) return;
+      if (!isCurrent() || !sdpSent()) return;
       const c = event.candidate;
       this.send({
         type: "ice_candidate",
-        pc: "down",
+        pc: name,
         candidate: c ? c.candidate : "",
         sdp_mid: c ? c.sdpMid : null,
         sdp_mline_index: c ? c.sdpMLineIndex : null,
       });
     };
+  }
+
+  makeDown() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    this.trickle(pc, "down", () => pc === this.down, () => this.sentDownSdp);
     pc.onconnectionstatechange = () => {
       if (pc === this.down && pc.connectionState === "failed") {
         this.emit("error", { code: "media-failed", message: "down connection failed" });
@@ -365,6 +373,7 @@ export class LiveClient {
     if (!this.up) {
       this.up = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
       const pc = this.up;
+      this.trickle(pc, "up", () => pc === this.up, () => this.sentUpSdp);
       pc.onconnectionstatechange = () => {
         if (pc === this.up && pc.connectionState === "failed") this.restart();
       };
@@ -385,6 +394,7 @@ export class LiveClient {
   async offerUp() {
     const pc = this.up;
     if (!pc) return;
+    this.sentUpSdp = false;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     await waitForGathering(pc, this.gatherTimeoutMs);
@@ -396,6 +406,7 @@ export class LiveClient {
       }
     }
     this.send({ type: "publish_offer", sdp: pc.localDescription.sdp, sources });
+    this.sentUpSdp = true;
   }
 
   // Stop one source (e.g. the screen share): its m-section goes inactive in a new offer.
@@ -428,6 +439,7 @@ export class LiveClient {
       this.up = null;
       this.upSources.clear();
       this.ownPublications.clear();
+      this.emit("unpublished", {});
     };
     this.upQueue = this.upQueue.then(run, run);
     return this.upQueue;

@@ -393,11 +393,27 @@ function renderToolbar() {
 
 // -- client events -----------------------------------------------------------------------------------
 
+const STATE_TEXT = { connecting: "connecting", connected: "connected", reconnecting: "reconnecting", closed: "disconnected" };
 client.on("state", ({ state }) => {
   const el = $("connection");
   el.dataset.state = state;
-  el.textContent = T[state] || state;
+  el.textContent = T[STATE_TEXT[state]] || state;
 });
+
+// The room is over for this page: say why where the stage was, and empty the lists.
+function finish(text) {
+  showMessage(text, "error", true);
+  hideLocal();
+  document.body.classList.add("finished");
+  view.participants = new Map();
+  $("participants").replaceChildren();
+  $("participant-count").textContent = "";
+  $("host-controls").hidden = true;
+  $("room-locked").hidden = true;
+  $("tiles").replaceChildren();
+  $("stage-empty").textContent = text;
+  $("stage-empty").hidden = false;
+}
 
 client.on("welcome", (welcome) => {
   view.you = welcome.you;
@@ -427,7 +443,6 @@ client.on("you", (you) => {
   }
   if (before && before.on_stage && !you.on_stage) {
     showMessage(T.off_stage_now, "info");
-    if (!you.can_publish) hideLocal();
   }
   renderToolbar();
 });
@@ -448,23 +463,25 @@ client.on("muted_by_host", () => {
   renderToolbar();
 });
 client.on("published", renderToolbar);
+client.on("unpublished", () => {
+  hideLocal();
+  renderToolbar();
+});
+client.on("publications", ({ publications }) => {
+  for (const [id, entry] of view.videos) {
+    entry.figure.classList.toggle("muted", Boolean(publications.get(id)?.muted));
+  }
+});
 client.on("error", (error) => {
   if (error.code === "media-failed") showMessage(T.media_lost, "warning");
   else console.warn("server error", error);
 });
 
 const CLOSED_TEXT = { kicked: "closed_kicked", "room-ended": "closed_room_ended", replaced: "closed_replaced" };
-client.on("closed", ({ reason }) => {
-  showMessage(T[CLOSED_TEXT[reason]] || T.closed_other, "error", true);
-  hideLocal();
-  document.body.classList.add("finished");
-});
+client.on("closed", ({ reason }) => finish(T[CLOSED_TEXT[reason]] || T.closed_other));
 
 const REFUSED_TEXT = { 4409: "refused_not_live", 4410: "closed_room_ended", 4423: "refused_locked", 4429: "refused_full" };
-client.on("refused", ({ code }) => {
-  showMessage(T[REFUSED_TEXT[code]] || T.refused_forbidden, "error", true);
-  document.body.classList.add("finished");
-});
+client.on("refused", ({ code }) => finish(T[REFUSED_TEXT[code]] || T.refused_forbidden));
 
 // -- buttons -----------------------------------------------------------------------------------------
 
