@@ -237,9 +237,12 @@ async def flag_notices(
 Source = Callable[[AsyncSession], Awaitable[list[NewNotification]]]
 
 
-async def run_once(sessions: SessionFactory, config: Config, now: dt.datetime) -> RunResult:
+async def run_once(
+    sessions: SessionFactory, config: Config, now: dt.datetime, *, daily: bool = True
+) -> RunResult:
     """One pass of every task; each in its own transaction (one failing does not stop the
-    others)."""
+    others). ``daily=False`` skips the political birthdays and the flags (a unit report per
+    secretary): the server's loop computes those once a day, the rest every run."""
     rules = rules_of(config)
     result = RunResult()
 
@@ -268,6 +271,8 @@ async def run_once(sessions: SessionFactory, config: Config, now: dt.datetime) -
         ("birthdays", lambda s: birthday_notices(s, now, rules)),
         ("flags", lambda s: flag_notices(s, now, rules)),
     ]
+    if not daily:
+        sources = sources[:2]
     for name, source in sources:
 
         async def send(session: AsyncSession, source: Source = source, name: str = name) -> None:
@@ -283,13 +288,17 @@ class AttendanceScheduler:
         self.config = config
         self.interval = config.attendance.scheduler_interval
         self.runs = 0
+        self.daily_done: dt.date | None = None  # the local day the daily tasks last ran
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            now = dt.datetime.now(dt.UTC)
+            today = now.astimezone(rules_of(self.config).tz).date()
             try:
-                await run_once(self.sessions, self.config, dt.datetime.now(dt.UTC))
+                await run_once(self.sessions, self.config, now, daily=today != self.daily_done)
+                self.daily_done = today
             except Exception:
                 log.exception("attendance scheduler run failed")
             self.runs += 1

@@ -39,6 +39,7 @@ async def test_three_unexcused_absences_flag_the_member_to_their_secretary_once(
     first = await run_once(factory, web_config(tmp_path), now)
     assert first.sent["flags"] == 4  # sec_g1: alice, bob, carol; sec_d: dave
     assert (await run_once(factory, web_config(tmp_path), now)).sent["flags"] == 0
+    assert "flags" not in (await run_once(factory, web_config(tmp_path), now, daily=False)).sent
     async with factory() as db:
         rows = (
             await db.execute(

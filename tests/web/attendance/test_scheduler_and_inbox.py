@@ -167,6 +167,7 @@ async def test_the_scheduler_runs_inside_the_server_at_the_configured_interval(
             break
         await asyncio.sleep(0.05)
     assert scheduler.runs >= 1
+    assert scheduler.daily_done is not None  # birthdays and flags: once a day
     async with sessions() as db:
         expected = await db.scalar(
             select(func.count()).where(ExpectedAttendee.meeting_id == meeting_id)
