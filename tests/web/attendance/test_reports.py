@@ -165,3 +165,18 @@ async def test_the_print_page_has_no_navigation_and_the_same_figures(
     assert 'class="print-page"' in html
     assert "/manage/orgs" not in html
     assert rows_by(html_tables(html)[0], "姓名")["李博"]["状态"] == "已补课"
+
+
+async def test_reports_and_exports_follow_the_chosen_language(client: Client, story: Story) -> None:
+    token = await login(client, "olga")
+    switched = await client.post(
+        "/locale", data={"csrf_token": token, "locale": "en", "next": "/"}, allow_redirects=False
+    )
+    assert switched.status in (302, 303)
+    html = await (await client.get(f"/reports/meetings/{story.meeting_id}")).text()
+    assert "Attendance rate" in html and "Made up" in html and "出席率" not in html
+    sheets = xlsx_sheets(
+        await (await client.get(f"/reports/meetings/{story.meeting_id}/export.xlsx")).read()
+    )
+    assert list(sheets) == ["Summary", "Roll"]
+    assert sheets["Roll"][0][:3] == ["Member name", "Role", "Status"]
