@@ -77,12 +77,13 @@ async def birthdays_page(request: web.Request, viewer: Viewer) -> web.Response:
     org, year, month, honoured, orgs = await _load(
         request, viewer, request.query.get("org"), request.query.get("month")
     )
+    first_day = max(dt.date(year, month, 1), today(request) + dt.timedelta(days=1))
     context = {
         "org": org,
         "orgs": orgs,
         "month": f"{year:04d}-{month:02d}",
         "honoured": honoured,
-        "default_start": f"{year:04d}-{month:02d}-01T09:00",
+        "default_start": f"{first_day}T09:00",
     }
     return await render(request, "attendance/birthdays.html", context)
 
