@@ -16,12 +16,14 @@ from web.auth import csrf_middleware
 from web.config import Config, ensure_secret_key
 from web.errors import error_middleware
 from web.i18n import Catalogues
-from web.keys import CATALOGUES, CONFIG, ENGINE, LOGIN_LIMITER, SESSIONS
+from web.keys import CATALOGUES, CONFIG, ENGINE, LOGIN_LIMITER, RECORDINGS, ROOMS, SESSIONS
 from web.language import locale_middleware
 from web.live.wiring import build_live, live_context
 from web.ratelimit import LoginLimiter
+from web.recording_service import RecordingService, TeeListener
 from web.render import setup_templates
 from web.routes import setup_routes
+from web.scheduler import scheduler_context
 
 SESSION_COOKIE = "lecturehub_session"
 
@@ -65,6 +67,10 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
         app.cleanup_ctx.append(_dispose_engine)
     build_live(app, config.media)
     app.cleanup_ctx.append(live_context)  # after the engine's: runs its shutdown first
+    app.cleanup_ctx.append(scheduler_context)  # attendance: records, make-ups, reminders
+    build_recordings(app)
+    app.cleanup_ctx.append(recordings_context)  # finishes recordings before rooms close
+    app.on_shutdown.append(end_rooms_on_shutdown)
     setup_templates(app)
     setup_routes(app)
     headers.setup(app)
@@ -74,3 +80,24 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
 async def _dispose_engine(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[ENGINE].dispose()
+
+
+def build_recordings(app: web.Application) -> None:
+    """The recording service listens to the rooms next to the attendance writer."""
+    registry = app[ROOMS]
+    service = RecordingService(app[SESSIONS], app[CONFIG], registry)
+    app[RECORDINGS] = service
+    registry.listener = TeeListener(registry.listener, service)
+
+
+async def end_rooms_on_shutdown(app: web.Application) -> None:
+    """Shutdown begins: finish the recordings, then close the rooms, so their WebSockets end
+    now instead of holding the server's graceful shutdown open until its timeout."""
+    await app[RECORDINGS].finish_all()
+    await app[ROOMS].close()
+
+
+async def recordings_context(app: web.Application) -> AsyncIterator[None]:
+    await app[RECORDINGS].start()
+    yield
+    await app[RECORDINGS].stop()

@@ -127,6 +127,14 @@ class AttendanceConfig:
     yearly_hours_leaders: float = setting(
         56.0, "Study hours for branch secretaries and committee members in a calendar year."
     )
+    scheduler_interval: float = setting(
+        300.0,
+        "Seconds between runs of the attendance scheduler (records after a meeting, make-ups, "
+        "reminders); 0 turns it off.",
+    )
+    rollcall_code_minutes: int = setting(
+        5, "Minutes a roll-call code shown on a site's screen stays valid."
+    )
 
 
 @dataclass(frozen=True)

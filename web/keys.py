@@ -14,6 +14,7 @@ from web.config import Config
 from web.i18n import Catalogues
 from web.live.ledger import LedgerWriter
 from web.ratelimit import LoginLimiter
+from web.recording_service import RecordingService
 
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -22,3 +23,4 @@ CATALOGUES = web.AppKey("catalogues", Catalogues)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 LIVE_WRITER = web.AppKey("live_writer", LedgerWriter)
+RECORDINGS = web.AppKey("recordings", RecordingService)

@@ -6,13 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.enums import MeetingStatus
 from models.meeting import Meeting
 from web.render import as_utc
+from web.replay.access import meetings_with_replay
+
+# Meetings (of this request) whose replay is ready; filled by :func:`load_replays`.
+READY_REPLAYS = web.RequestKey("ready_replays", frozenset[int])
 
 
 class MeetingLinks(TypedDict):
@@ -24,7 +30,15 @@ class MeetingLinks(TypedDict):
 def meeting_links(request: web.Request, meeting: Meeting) -> MeetingLinks:
     """Links of a meeting: its page, and (once those features exist) its live room and replay."""
     live_url = f"/meetings/{meeting.id}/live" if meeting.status is MeetingStatus.LIVE else None
-    return {"url": f"/meetings/{meeting.id}", "live_url": live_url, "replay_url": None}
+    ready = request.get(READY_REPLAYS, frozenset())
+    replay_url = f"/meetings/{meeting.id}/replay" if meeting.id in ready else None
+    return {"url": f"/meetings/{meeting.id}", "live_url": live_url, "replay_url": replay_url}
+
+
+async def load_replays(request: web.Request, db: AsyncSession, meetings: Iterable[Meeting]) -> None:
+    """Look up which of these meetings have a ready replay (one query), for ``replay_url``."""
+    ready = await meetings_with_replay(db, (m.id for m in meetings))
+    request[READY_REPLAYS] = request.get(READY_REPLAYS, frozenset()) | ready
 
 
 def iso(value: Any) -> str | None:

@@ -32,6 +32,12 @@ ROUTE_MODULES = (
     "web.api.sites",
     "web.api.openapi",
     "web.live.wiring",
+    "web.attendance.reports",
+    "web.attendance.inbox",
+    "web.attendance.leave",
+    "web.attendance.rollcall",
+    "web.attendance.birthdays",
+    "web.replay.views",
 )
 
 

@@ -22,7 +22,7 @@ from web.meeting_input import (
     load_meeting,
     read_meeting,
 )
-from web.meeting_summary import meeting_detail, meeting_summary
+from web.meeting_summary import load_replays, meeting_detail, meeting_summary
 from web.render import time_zone
 
 routes = web.RouteTableDef()
@@ -43,6 +43,7 @@ async def list_meetings(request: web.Request, viewer: Viewer) -> web.Response:
             ) from exc
     async with request.app[SESSIONS]() as db:
         meetings = list(await db.scalars(query))
+        await load_replays(request, db, meetings)
     return ok({"meetings": [meeting_summary(request, m) for m in meetings]})
 
 
@@ -51,6 +52,7 @@ async def list_meetings(request: web.Request, viewer: Viewer) -> web.Response:
 async def get_meeting(request: web.Request, viewer: Viewer) -> web.Response:
     async with request.app[SESSIONS]() as db:
         meeting = await load_meeting(db, viewer, path_id(request))
+        await load_replays(request, db, [meeting])
         return ok({"meeting": meeting_detail(request, meeting)})
 
 

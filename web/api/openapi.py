@@ -12,6 +12,7 @@ from aiohttp import web
 
 from models.enums import MeetingKind, MeetingStatus, MemberCategory, OrgKind
 from web.api.common import API, ok
+from web.attendance.api_doc import attendance_paths
 
 routes = web.RouteTableDef()
 
@@ -240,6 +241,35 @@ SCHEMAS: dict[str, Any] = {
         {"id": INT, "name": STR, "org_id": INT, "location": STR, "terminal_username": NULLABLE_STR}
     ),
     "SiteCreate": _obj(SITE_FIELDS, ["name", "org_id"]),
+    "Heartbeat": _obj(
+        {
+            "seq": INT,
+            "ranges": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "position": {"type": "number"},
+            "member_id": INT,
+        },
+        ["seq"],
+    ),
+    "HeartbeatAnswer": _obj(
+        {
+            "accepted": BOOL,
+            "reason": {"type": "string", "enum": ["ok", "replayed", "not_tracked"]},
+            "percent": {"type": "number"},
+            "credited": {"type": "number"},
+            "watched": {"type": "number"},
+            "position": {"type": "number"},
+            "next_seq": INT,
+        }
+    ),
     "SiteUpdate": _obj(SITE_FIELDS),
 }
 
@@ -277,6 +307,15 @@ def build_document() -> dict[str, Any]:
                 requestBody=_body("TemporaryMembers"),
             )
         },
+        f"{API}/recordings/{{id}}/heartbeat": {
+            "post": _op(
+                "Report what the replay player played (the logged-in member's own watching). "
+                "A beacon may send a form with csrf_token and the JSON in payload instead.",
+                {"200": _answer("Applied, or ignored (replayed seq)", _ref("HeartbeatAnswer"))},
+                parameters=ID_PARAM,
+                requestBody=_body("Heartbeat"),
+            )
+        },
         f"{API}/meetings/{{id}}/cancel": {
             "post": _op(
                 "Cancel a scheduled meeting (409 if it is not scheduled)",
@@ -298,6 +337,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_crud("Org", "org", "orgs", "OrgCreate", "OrgUpdate", []))
     paths.update(_crud("Member", "member", "members", "MemberCreate", "MemberUpdate", org_param))
     paths.update(_crud("Site", "site", "sites", "SiteCreate", "SiteUpdate", []))
+    paths.update(attendance_paths())
     return {
         "openapi": "3.0.3",
         "info": {

@@ -13,6 +13,8 @@ from models.access import Viewer, visible_meetings
 from models.enums import MeetingStatus
 from models.meeting import Meeting
 from models.member import Member
+from web.attendance.common import request_rules
+from web.attendance.home import YearHours, pending_makeups_of, year_hours
 from web.auth import login_required
 from web.keys import CONFIG, SESSIONS
 from web.meeting_summary import meeting_links
@@ -22,17 +24,20 @@ routes = web.RouteTableDef()
 UPCOMING = 10
 
 
-async def study_hours(db: AsyncSession, viewer: Viewer, year: int) -> Decimal:
-    """Credited study hours of the viewer in a calendar year.
+async def study_hours(
+    request: web.Request, db: AsyncSession, viewer: Viewer, year: int
+) -> YearHours:
+    """Credited study hours of the viewer in a calendar year (live and replay apart)."""
+    if viewer.member_id is None:
+        return YearHours(Decimal(0), Decimal(0))
+    return await year_hours(db, viewer.member_id, year, request_rules(request))
 
-    Hook for the attendance issue: replace with the ledger's figure. Until then, 0.
-    """
-    return Decimal(0)
 
-
-async def pending_makeups(db: AsyncSession, viewer: Viewer) -> list[Any]:
-    """Make-ups the viewer still owes. Hook for the attendance issue: empty until then."""
-    return []
+async def pending_makeups(request: web.Request, db: AsyncSession, viewer: Viewer) -> list[Any]:
+    """Make-ups the viewer still owes, with the replay link when there is one."""
+    if viewer.member_id is None:
+        return []
+    return await pending_makeups_of(request, db, viewer.member_id)
 
 
 async def yearly_target(request: web.Request, db: AsyncSession, viewer: Viewer) -> float:
@@ -55,12 +60,14 @@ async def home(request: web.Request, viewer: Viewer) -> web.Response:
     )
     async with request.app[SESSIONS]() as db:
         upcoming = list(await db.scalars(query))
-        hours = await study_hours(db, viewer, now.year)
+        hours = await study_hours(request, db, viewer, now.year)
         target = await yearly_target(request, db, viewer)
-        makeups = await pending_makeups(db, viewer)
+        makeups = await pending_makeups(request, db, viewer)
     context = {
         "upcoming": [(m, meeting_links(request, m)) for m in upcoming],
-        "study_hours": hours,
+        "study_hours": hours.total,
+        "study_live": hours.live,
+        "study_replay": hours.replay,
         "study_target": target,
         "pending_makeups": makeups,
         "year": now.year,

@@ -15,8 +15,9 @@ from web.api.common import path_id
 from web.auth import login_required
 from web.keys import SESSIONS
 from web.meeting_input import load_meeting
-from web.meeting_summary import meeting_links
+from web.meeting_summary import load_replays, meeting_links
 from web.render import as_local, render, time_zone
+from web.replay.access import job_progress, latest_recording
 
 routes = web.RouteTableDef()
 
@@ -54,6 +55,7 @@ async def meeting_list(request: web.Request, viewer: Viewer) -> web.Response:
     )
     async with request.app[SESSIONS]() as db:
         meetings = list(await db.scalars(query))
+        await load_replays(request, db, meetings)
     by_day: defaultdict[dt.date, list[Meeting]] = defaultdict(list)
     for meeting in meetings:
         by_day[as_local(request, meeting.planned_start).date()].append(meeting)
@@ -83,10 +85,15 @@ async def meeting_page(request: web.Request, viewer: Viewer) -> web.Response:
                 .where(Meeting.id == meeting_id, meeting_manageable(viewer))
             )
         )
+        await load_replays(request, db, [meeting])
+        recording = await latest_recording(db, meeting_id) if meeting.record else None
+        progress = await job_progress(db, recording.id) if recording is not None else None
     context = {
         "meeting": meeting,
         "links": meeting_links(request, meeting),
         "manageable": manageable,
+        "recording": recording,
+        "recording_progress": progress,
     }
     return await render(request, "meetings/detail.html", context)
 
