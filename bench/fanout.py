@@ -573,7 +573,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--per-process", type=int, default=50, help="subscribers per client process")
     p.add_argument("--connect-parallel", type=int, default=8)
-    p.add_argument("--flow-timeout", type=float, default=20.0)
+    p.add_argument("--flow-timeout", type=float, default=30.0)
     p.add_argument("--max-seconds", type=float, default=None, help="budget of the whole run")
     p.add_argument(
         "--sfu-path",

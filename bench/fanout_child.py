@@ -107,6 +107,9 @@ def main() -> None:
 
     die_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.role == "publisher":
+        # aioice says why a connection ended ("Consent to send expired") at INFO
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
     asyncio.run(_main(args.role, args.sfu_path))
     sys.stdout.flush()
     os._exit(0)  # no lingering executor threads
