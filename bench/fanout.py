@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import load_average, machine_busy_cores, machine_sample, udp_drops
+from bench.cpu import drops_between, load_average, machine_busy_cores, machine_sample, udp_drops
 from bench.fanout_proc import Child, ChildError
 
 FLOOR_PROFILES = ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"]
@@ -360,7 +360,7 @@ class Room:
         da, db = a["drops"], b["drops"]
 
         def dropped(pid: int) -> int:
-            return int(db.get(pid, 0) - da.get(pid, 0))
+            return drops_between(da.get(pid, {}), db.get(pid, {}))
 
         details: dict[str, Any] = {
             "window_s": r(wall, 2),

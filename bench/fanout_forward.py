@@ -148,10 +148,25 @@ class ForwardServer:
         from media.transport import Ingress
 
         ingresses = [o for o in gc.get_objects() if type(o) is Ingress]
+        up: dict[str, Any] = {}
+        publisher = getattr(self.room, "participants", {}).get(PUBLISHER)
+        conn = getattr(publisher, "up", None)
+        if conn is not None:
+            pc = conn.pc
+            ice = pc.getTransceivers()[0].receiver.transport.transport
+            aio = ice._connection
+            task = aio._query_consent_task
+            up = {
+                "pc": pc.connectionState,
+                "ice": ice.state,
+                "consent_task": None if task is None else ("done" if task.done() else "running"),
+            }
         return {
             "ingresses": len(ingresses),
             "unprotect_failures": sum(i.unprotect_failures for i in ingresses),
             "sessions": len(self.sessions),
+            "publisher_up": up,
+            "participants": len(getattr(self.room, "participants", {})),
         }
 
     async def close(self) -> None:
