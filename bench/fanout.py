@@ -343,8 +343,8 @@ class Room:
             expected_rate = pub_rate * n
         # packets in: as the server counted them (it may lag behind the publisher when the
         # machine starves it; its CPU then paid for what it processed, not what was sent)
-        in_rate = server_in or pub_rate
-        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate else None
+        in_rate = server_in if self.mode == "forward" else (server_in or pub_rate)
+        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate > 0 else None
         fps = [s["video_frames"] for s in per_sub]
         rate_ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
         # loss from sequence-number gaps (immune to what sits in socket queues at the edges)
@@ -377,7 +377,7 @@ class Room:
             "publisher_packets_per_s": r(pub_packets / wall, 1),
             "publisher_video_packets_per_s": r(pub_video / wall, 1),
             "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / pub_wall, 1),
-            "server_packets_in_per_s": r(server_in, 1) if server_in else None,
+            "server_packets_in_per_s": r(server_in, 1),
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
             "subscriber_received_ratio_min": r(min(seq_ratios), 4) if seq_ratios else None,
@@ -500,17 +500,28 @@ async def run_room(
 
 
 def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
-    ok = [x for x in lines if "mode" in x and "error" not in x and x.get("us_per_packet")]
-    forward = [x for x in ok if x["mode"] == "forward"]
-    relay = [x for x in ok if x["mode"] == "mediarelay"]
-    floors = [x for x in ok if x["mode"] == "floor"]
+    """Ratios against the targets, from cases that kept up only (a case where the server lagged
+    or lost packets gives no valid figure: it is named in ``invalid`` instead)."""
+    cases = [x for x in lines if "mode" in x and "error" not in x and x.get("us_per_packet")]
+    kept_up = [x for x in cases if not x["details"].get("saturated")]
+    forward = [x for x in kept_up if x["mode"] == "forward"]
+    relay_all = [x for x in cases if x["mode"] == "mediarelay"]
+    relay = [x for x in relay_all if not x["details"].get("saturated")]
+    floors = [x for x in cases if x["mode"] == "floor"]
     out: dict[str, Any] = {"targets": TARGETS, "load": load_average()}
+    out["invalid"] = [
+        f"{x['mode']} N={x['subscribers']}: {x.get('error') or x['details'].get('saturated')}"
+        for x in lines
+        if "mode" in x and ("error" in x or x.get("details", {}).get("saturated"))
+    ]
     fwd = next((x for x in forward if x["subscribers"] == target_n), None)
     if fwd is None and forward:
         fwd = max(forward, key=lambda x: x["subscribers"])
+    kept = [x["subscribers"] for x in forward]
+    out["forward_kept_up_at"] = kept
     profile = fwd["details"].get("srtp_profile") if fwd else None
     floor = next((x for x in floors if x["details"]["srtp_profile"] == profile), None)
-    floor = floor or (floors[0] if floors else None)
+    floor = floor or (floors[-1] if floors else None)
     if floor:
         out["floor_us_per_packet"] = floor["us_per_packet"]
         out["floor_srtp_profile"] = floor["details"]["srtp_profile"]
@@ -520,12 +531,23 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
     if relay:
         # the cheapest MediaRelay subscriber measured while it kept up (the most favourable
         # figure for it: past saturation it skips frames, so its CPU per subscriber falls)
-        unsaturated = [x for x in relay if not x["details"].get("saturated")] or relay
-        cheapest = min(unsaturated, key=lambda x: x["cpu_percent_per_subscriber"])
+        cheapest = min(relay, key=lambda x: x["cpu_percent_per_subscriber"])
         out["mediarelay_cpu_percent_per_subscriber"] = cheapest["cpu_percent_per_subscriber"]
         out["mediarelay_at_subscribers"] = cheapest["subscribers"]
-        sat = [x for x in relay if x["details"].get("saturated")]
-        out["mediarelay_saturated_at"] = sat[0]["subscribers"] if sat else None
+    sat = [x for x in relay_all if x["details"].get("saturated")]
+    out["mediarelay_saturated_at"] = sat[0]["subscribers"] if sat else None
+    by_n = {x["subscribers"]: x for x in forward}
+    if 50 in by_n and 100 in by_n:
+        # what the 51st to 100th subscriber cost, per copy (fixed costs cancel out)
+        a, b = by_n[50], by_n[100]
+        cpu_a = a["details"]["server_cpu_percent"] / 100
+        cpu_b = b["details"]["server_cpu_percent"] / 100
+        copies_a = a["details"]["server_packets_in_per_s"] * 50
+        copies_b = b["details"]["server_packets_in_per_s"] * 100
+        if copies_b > copies_a:
+            out["forward_marginal_us_per_copy_50_to_100"] = r(
+                (cpu_b - cpu_a) / (copies_b - copies_a) * 1e6
+            )
     if fwd:
         out["forward_subscribers"] = fwd["subscribers"]
         out["forward_us_per_packet"] = fwd["us_per_packet"]
@@ -548,6 +570,8 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
             value = fwd[f"latency_{q}_ms"]
             limit = TARGETS[f"latency_{q}_ms_max"]
             met[f"latency_{q}"] = None if value is None else value <= limit
+        if fwd["subscribers"] != target_n:
+            out["note"] = f"no valid forward case at N={target_n}: figures are for N={kept[-1]}"
         out["targets_met"] = met
     return {"summary": out}
 
