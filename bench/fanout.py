@@ -343,7 +343,8 @@ class Room:
             expected_rate = pub_rate * n
         # packets in: as the server counted them (it may lag behind the publisher when the
         # machine starves it; its CPU then paid for what it processed, not what was sent)
-        in_rate = server_in if self.mode == "forward" else (server_in or pub_rate)
+        # (mediarelay: aiortc's receiver statistics are not reliable enough; the publisher's)
+        in_rate = server_in if self.mode == "forward" else pub_rate
         us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate > 0 else None
         fps = [s["video_frames"] for s in per_sub]
         rate_ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
@@ -377,7 +378,7 @@ class Room:
             "publisher_packets_per_s": r(pub_packets / wall, 1),
             "publisher_video_packets_per_s": r(pub_video / wall, 1),
             "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / pub_wall, 1),
-            "server_packets_in_per_s": r(server_in, 1),
+            "server_packets_in_per_s": r(server_in, 1) if server_in >= 0 else None,
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
             "subscriber_received_ratio_min": r(min(seq_ratios), 4) if seq_ratios else None,
