@@ -88,9 +88,9 @@ def udp_drops(pids: list[int]) -> dict[int, dict[str, int]]:
                 next(f)
                 for row in f:
                     fields = row.split()
-                    pid = owner.get(fields[9])
-                    if pid is not None:
-                        drops[pid][fields[9]] = int(fields[12])
+                    who = owner.get(fields[9])
+                    if who is not None:
+                        drops[who][fields[9]] = int(fields[12])
         except OSError:
             continue
     return drops

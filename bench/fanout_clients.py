@@ -63,8 +63,9 @@ def new_pc() -> RTCPeerConnection:
 def srtp_profile(pc: RTCPeerConnection) -> str | None:
     for t in pc.getTransceivers():
         dtls = t.receiver.transport
-        if dtls is not None and getattr(dtls, "_ssl", None) is not None:
-            profile = dtls._ssl.get_selected_srtp_profile()
+        ssl: Any = getattr(dtls, "_ssl", None) if dtls is not None else None
+        if ssl is not None:
+            profile = ssl.get_selected_srtp_profile()
             return profile.decode() if profile else None
     return None
 
@@ -264,7 +265,7 @@ def _counting_datagram_received(self: Any, data: bytes, addr: tuple[Any, ...]) -
 
 def patch_counting_receiver() -> None:
     aioice.ice.StunProtocol.__init__ = _counting_init  # type: ignore[method-assign]
-    aioice.ice.StunProtocol.datagram_received = _counting_datagram_received  # type: ignore[method-assign]
+    aioice.ice.StunProtocol.datagram_received = _counting_datagram_received  # type: ignore[method-assign,assignment]
 
 
 def payload_kinds(*sdps: str) -> dict[int, str]:
@@ -274,7 +275,8 @@ def payload_kinds(*sdps: str) -> dict[int, str]:
             for codec in media.rtp.codecs:
                 name = codec.mimeType.split("/")[-1].lower()
                 kind = "rtx" if name == "rtx" else media.kind
-                kinds.setdefault(codec.payloadType, kind)
+                if codec.payloadType is not None:
+                    kinds.setdefault(codec.payloadType, kind)
     return kinds
 
 
@@ -512,7 +514,7 @@ class Publisher:
                 self.retransmissions += 1
                 await original(seq)
 
-            sender._retransmit = retransmit  # type: ignore[method-assign]
+            sender._retransmit = retransmit  # type: ignore[method-assign,assignment]
         return {
             "srtp_profile": srtp_profile(self.pc),
             "video_bitrate": round(self.clip.video_bitrate),
