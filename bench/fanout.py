@@ -295,7 +295,24 @@ class Room:
         a = await self.snapshot(start=True)
         await asyncio.sleep(args.window)
         b = await self.snapshot(start=False)
-        return self.figures(n, a, b, {**connect, "first_video_s": round(flowing, 2)})
+        result = self.figures(n, a, b, {**connect, "first_video_s": round(flowing, 2)})
+        if args.idle_window > 0 and self.mode == "forward":
+            result["details"]["server_idle_cpu_percent"] = await self.idle_cpu(args.idle_window)
+        return result
+
+    async def idle_cpu(self, seconds: float) -> float | None:
+        """The server's CPU with every subscriber connected but no media: the per-subscriber
+        background (RTCP timers, ICE consent, heartbeats, the participants' tasks)."""
+        assert self.server is not None and self.publisher is not None
+        await self.publisher.request("pause")
+        try:
+            await asyncio.sleep(1.0)
+            a = await self.server.request("cpu")
+            await asyncio.sleep(seconds)
+            b = await self.server.request("cpu")
+        finally:
+            await self.publisher.request("resume")
+        return r((b["cpu"] - a["cpu"]) / (b["wall"] - a["wall"]) * 100, 2)
 
     def figures(
         self, n: int, a: dict[str, Any], b: dict[str, Any], extra: dict[str, Any]
@@ -590,6 +607,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=float, default=None, help="measured seconds per case")
     p.add_argument("--warmup", type=float, default=None, help="seconds before the window")
     p.add_argument("--floor-seconds", type=float, default=None)
+    p.add_argument(
+        "--idle-window",
+        type=float,
+        default=None,
+        help="forward: seconds of server CPU measured with the publisher paused (0: skip)",
+    )
     p.add_argument("--floor-sessions", type=int, default=100)
     p.add_argument(
         "--floor-profiles",
@@ -617,6 +640,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.window = args.window or (3.0 if q else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if q else 3.0)
     args.floor_seconds = args.floor_seconds or (1.5 if q else 4.0)
+    args.idle_window = args.idle_window if args.idle_window is not None else (0 if q else 4.0)
     args.max_seconds = args.max_seconds or (120.0 if q else 480.0)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     default_profiles = [FLOOR_PROFILES[0], FLOOR_PROFILES[2]] if q else FLOOR_PROFILES

@@ -26,7 +26,12 @@ async def _main(role: str, sfu_path: str | None) -> None:
         from bench.fanout_clients import Publisher
 
         pub = Publisher()
-        handlers = {"start": pub.start, "stats": pub.stats}
+        handlers = {
+            "start": pub.start,
+            "stats": pub.stats,
+            "pause": pub.pause,
+            "resume": pub.resume,
+        }
         closer = pub.close
     elif role == "subscribers":
         from bench.fanout_clients import SubscriberHost

@@ -520,6 +520,17 @@ class Publisher:
             "video_bitrate": round(self.clip.video_bitrate),
         }
 
+    async def pause(self) -> dict[str, Any]:
+        """Stop sending media (the connection stays up): the server's idle cost shows."""
+        self.video.pause()
+        self.audio.pause()
+        return {}
+
+    async def resume(self) -> dict[str, Any]:
+        self.video.resume()
+        self.audio.resume()
+        return {}
+
     async def stats(self) -> dict[str, Any]:
         packets = {"video": 0, "audio": 0}
         octets = {"video": 0, "audio": 0}
