@@ -220,6 +220,7 @@ class Room:
                 count=add,
                 first_index=self.subscribers,
                 parallel=self.args.connect_parallel,
+                rtcp=self.args.subscriber_rtcp,
             )
             self.srtp_profile = self.srtp_profile or res.get("srtp_profile")
             self.hosts[-1] = (host, count + add)
@@ -346,6 +347,10 @@ class Room:
         received_rate = sum(s["video"] + s["audio"] for s in per_sub)
         down = sum(1 for s in subs_b if not s.get("up", 1))
         other = sum(s["other"] for s in per_sub)
+        reports = sum(
+            (hb.get("reports_sent", 0) - ha.get("reports_sent", 0)) / w
+            for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
+        )
         host_cpu = [
             (hb["cpu"] - ha["cpu"]) / w * 100
             for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
@@ -390,6 +395,7 @@ class Room:
             "publisher_cpu_percent": r(pub_cpu, 1),
             "subscriber_processes": len(host_cpu),
             "subscriber_cpu_percent": [r(c, 1) for c in host_cpu],
+            "subscriber_rtcp_reports_per_s": r(reports, 1),
             "machine_busy_cores": r(machine_busy_cores(a["machine"], b["machine"]), 2),
             "load": load_average(),
             "publisher_packets_per_s": r(pub_packets / wall, 1),
@@ -621,6 +627,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--per-process", type=int, default=50, help="subscribers per client process")
     p.add_argument("--connect-parallel", type=int, default=8)
+    p.add_argument(
+        "--no-subscriber-rtcp",
+        dest="subscriber_rtcp",
+        action="store_false",
+        help="subscribers send no receiver reports (by default: RR + REMB once a second)",
+    )
     p.add_argument("--flow-timeout", type=float, default=30.0)
     p.add_argument("--max-seconds", type=float, default=None, help="budget of the whole run")
     p.add_argument(
