@@ -49,7 +49,12 @@ async def _main(role: str, sfu_path: str | None) -> None:
         from bench.fanout_forward import ForwardServer
 
         fwd = ForwardServer()
-        handlers = {"listen": fwd.listen, "stats": fwd.stats, "debug": fwd.debug}
+        handlers = {
+            "listen": fwd.listen,
+            "stats": fwd.stats,
+            "debug": fwd.debug,
+            "profile": fwd.profile,
+        }
         closer = fwd.close
     elif role == "drainer":
         from bench.fanout_clients import SocketPoller

@@ -169,6 +169,23 @@ class ForwardServer:
             "participants": len(getattr(self.room, "participants", {})),
         }
 
+    async def profile(self, seconds: float = 5.0, top: int = 25) -> dict[str, Any]:
+        """cProfile of this process for ``seconds`` (diagnostics: it slows the process down)."""
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await asyncio.sleep(seconds)
+        profiler.disable()
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text)
+        stats.sort_stats("tottime").print_stats(top)
+        text.write("\n--- cumulative ---\n")
+        stats.sort_stats("cumulative").print_stats(top)
+        return {"profile": text.getvalue()}
+
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
