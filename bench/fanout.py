@@ -558,6 +558,13 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
         cheapest = min(relay, key=lambda x: x["cpu_percent_per_subscriber"])
         out["mediarelay_cpu_percent_per_subscriber"] = cheapest["cpu_percent_per_subscriber"]
         out["mediarelay_at_subscribers"] = cheapest["subscribers"]
+        if len(relay) >= 2:
+            # what one more relayed subscriber costs (one more encoder): the decoder cancels out
+            a, b = sorted(relay, key=lambda x: x["subscribers"])[-2:]
+            extra = (b["details"]["server_cpu_percent"] - a["details"]["server_cpu_percent"]) / (
+                b["subscribers"] - a["subscribers"]
+            )
+            out["mediarelay_marginal_cpu_percent_per_subscriber"] = r(extra, 2)
     sat = [x for x in relay_all if x["details"].get("saturated")]
     out["mediarelay_saturated_at"] = sat[0]["subscribers"] if sat else None
     by_n = {x["subscribers"]: x for x in forward}
@@ -589,6 +596,11 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
         if relay:
             ratio = out["mediarelay_cpu_percent_per_subscriber"] / fwd["cpu_percent_per_subscriber"]
             out["mediarelay_to_forward_per_subscriber"] = r(ratio, 1)
+            marginal = out.get("mediarelay_marginal_cpu_percent_per_subscriber")
+            if marginal:
+                out["mediarelay_marginal_to_forward_per_subscriber"] = r(
+                    marginal / fwd["cpu_percent_per_subscriber"], 1
+                )
             met["mediarelay_ratio"] = ratio >= TARGETS["mediarelay_per_subscriber_ratio_min"]
         for q in ("p50", "p99"):
             value = fwd[f"latency_{q}_ms"]
