@@ -117,7 +117,7 @@ def main() -> None:
 
     die_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if args.role == "publisher":
+    if args.role in ("publisher", "forward-server"):
         # aioice says why a connection ended ("Consent to send expired") at INFO
         logging.getLogger("aioice.ice").setLevel(logging.INFO)
     asyncio.run(_main(args.role, args.sfu_path))

@@ -27,6 +27,9 @@ class _Listener:
 
     def on_room_event(self, event: Any) -> None:
         kind = str(getattr(event, "kind", "?"))
+        reason = getattr(event, "reason", None)
+        if reason is not None:
+            kind = f"{kind}:{getattr(reason, 'value', reason)}"
         self.events[kind] = self.events.get(kind, 0) + 1
 
 
