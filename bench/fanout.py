@@ -458,9 +458,10 @@ def saturated(result: dict[str, Any]) -> str | None:
     server_in, published = d.get("server_packets_in_per_s"), d.get("publisher_packets_per_s")
     behind = []
     if d["udp_drops_server"] or (server_in and published and server_in < 0.95 * published):
+        ingress = f"ingress {server_in}/s of {published}/s sent, " if server_in else ""
         behind.append(
-            f"server (ingress {server_in}/s of {published}/s sent, "
-            f"{d['udp_drops_server']} datagrams dropped, CPU {d['server_cpu_percent']} %)"
+            f"server ({ingress}{d['udp_drops_server']} datagrams dropped, "
+            f"CPU {d['server_cpu_percent']} %)"
         )
     if d["udp_drops_subscribers"] or max(d["subscriber_cpu_percent"] or [0]) > 90:
         behind.append(
