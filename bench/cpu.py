@@ -75,22 +75,27 @@ def _socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def udp_drops(pids: list[int]) -> dict[int, int]:
-    """Datagrams the kernel dropped on each process's UDP sockets (receive buffer full)."""
+def udp_drops(pids: list[int]) -> dict[int, dict[str, int]]:
+    """Per process, per UDP socket (inode): datagrams the kernel dropped (receive buffer full)."""
     owner: dict[str, int] = {}
     for pid in pids:
         for inode in _socket_inodes(pid):
             owner[inode] = pid
-    drops = dict.fromkeys(pids, 0)
+    drops: dict[int, dict[str, int]] = {pid: {} for pid in pids}
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         try:
             with open(table, encoding="ascii") as f:
                 next(f)
                 for row in f:
                     fields = row.split()
-                    pid = owner.get(fields[9])
-                    if pid is not None:
-                        drops[pid] += int(fields[12])
+                    who = owner.get(fields[9])
+                    if who is not None:
+                        drops[who][fields[9]] = int(fields[12])
         except OSError:
             continue
     return drops
+
+
+def drops_between(a: dict[str, int], b: dict[str, int]) -> int:
+    """Drops between two ``udp_drops`` samples of one process (sockets closed since a: ignored)."""
+    return sum(n - a.get(inode, 0) for inode, n in b.items())

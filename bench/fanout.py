@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu import load_average, machine_busy_cores, machine_sample, udp_drops
+from bench.cpu import drops_between, load_average, machine_busy_cores, machine_sample, udp_drops
 from bench.fanout_proc import Child, ChildError
 
 FLOOR_PROFILES = ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"]
@@ -220,6 +220,7 @@ class Room:
                 count=add,
                 first_index=self.subscribers,
                 parallel=self.args.connect_parallel,
+                rtcp=self.args.subscriber_rtcp,
             )
             self.srtp_profile = self.srtp_profile or res.get("srtp_profile")
             self.hosts[-1] = (host, count + add)
@@ -295,7 +296,24 @@ class Room:
         a = await self.snapshot(start=True)
         await asyncio.sleep(args.window)
         b = await self.snapshot(start=False)
-        return self.figures(n, a, b, {**connect, "first_video_s": round(flowing, 2)})
+        result = self.figures(n, a, b, {**connect, "first_video_s": round(flowing, 2)})
+        if args.idle_window > 0 and self.mode == "forward":
+            result["details"]["server_idle_cpu_percent"] = await self.idle_cpu(args.idle_window)
+        return result
+
+    async def idle_cpu(self, seconds: float) -> float | None:
+        """The server's CPU with every subscriber connected but no media: the per-subscriber
+        background (RTCP timers, ICE consent, heartbeats, the participants' tasks)."""
+        assert self.server is not None and self.publisher is not None
+        await self.publisher.request("pause")
+        try:
+            await asyncio.sleep(1.0)
+            a = await self.server.request("cpu")
+            await asyncio.sleep(seconds)
+            b = await self.server.request("cpu")
+        finally:
+            await self.publisher.request("resume")
+        return r((b["cpu"] - a["cpu"]) / (b["wall"] - a["wall"]) * 100, 2)
 
     def figures(
         self, n: int, a: dict[str, Any], b: dict[str, Any], extra: dict[str, Any]
@@ -329,6 +347,10 @@ class Room:
         received_rate = sum(s["video"] + s["audio"] for s in per_sub)
         down = sum(1 for s in subs_b if not s.get("up", 1))
         other = sum(s["other"] for s in per_sub)
+        reports = sum(
+            (hb.get("reports_sent", 0) - ha.get("reports_sent", 0)) / w
+            for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
+        )
         host_cpu = [
             (hb["cpu"] - ha["cpu"]) / w * 100
             for ha, hb, w in zip(a["hosts"], b["hosts"], host_walls, strict=True)
@@ -343,8 +365,9 @@ class Room:
             expected_rate = pub_rate * n
         # packets in: as the server counted them (it may lag behind the publisher when the
         # machine starves it; its CPU then paid for what it processed, not what was sent)
-        in_rate = server_in or pub_rate
-        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate else None
+        # (mediarelay: aiortc's receiver statistics are not reliable enough; the publisher's)
+        in_rate = server_in if self.mode == "forward" else pub_rate
+        us = server_cpu / wall / (in_rate * n) * 1e6 if in_rate > 0 else None
         fps = [s["video_frames"] for s in per_sub]
         rate_ratios = [(s["video"] + s["audio"]) / pub_rate if pub_rate else 0.0 for s in per_sub]
         # loss from sequence-number gaps (immune to what sits in socket queues at the edges)
@@ -360,7 +383,7 @@ class Room:
         da, db = a["drops"], b["drops"]
 
         def dropped(pid: int) -> int:
-            return int(db.get(pid, 0) - da.get(pid, 0))
+            return drops_between(da.get(pid, {}), db.get(pid, {}))
 
         details: dict[str, Any] = {
             "window_s": r(wall, 2),
@@ -372,12 +395,13 @@ class Room:
             "publisher_cpu_percent": r(pub_cpu, 1),
             "subscriber_processes": len(host_cpu),
             "subscriber_cpu_percent": [r(c, 1) for c in host_cpu],
+            "subscriber_rtcp_reports_per_s": r(reports, 1),
             "machine_busy_cores": r(machine_busy_cores(a["machine"], b["machine"]), 2),
             "load": load_average(),
             "publisher_packets_per_s": r(pub_packets / wall, 1),
             "publisher_video_packets_per_s": r(pub_video / wall, 1),
             "publisher_fps": r((pb["video_frames"] - pa["video_frames"]) / pub_wall, 1),
-            "server_packets_in_per_s": r(server_in, 1) if server_in else None,
+            "server_packets_in_per_s": r(server_in, 1) if server_in >= 0 else None,
             "subscriber_fps_mean": r(sum(fps) / len(fps), 1) if fps else None,
             "subscriber_fps_min": r(min(fps), 1) if fps else None,
             "subscriber_received_ratio_min": r(min(seq_ratios), 4) if seq_ratios else None,
@@ -434,9 +458,10 @@ def saturated(result: dict[str, Any]) -> str | None:
     server_in, published = d.get("server_packets_in_per_s"), d.get("publisher_packets_per_s")
     behind = []
     if d["udp_drops_server"] or (server_in and published and server_in < 0.95 * published):
+        ingress = f"ingress {server_in}/s of {published}/s sent, " if server_in else ""
         behind.append(
-            f"server (ingress {server_in}/s of {published}/s sent, "
-            f"{d['udp_drops_server']} datagrams dropped, CPU {d['server_cpu_percent']} %)"
+            f"server ({ingress}{d['udp_drops_server']} datagrams dropped, "
+            f"CPU {d['server_cpu_percent']} %)"
         )
     if d["udp_drops_subscribers"] or max(d["subscriber_cpu_percent"] or [0]) > 90:
         behind.append(
@@ -500,17 +525,28 @@ async def run_room(
 
 
 def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
-    ok = [x for x in lines if "mode" in x and "error" not in x and x.get("us_per_packet")]
-    forward = [x for x in ok if x["mode"] == "forward"]
-    relay = [x for x in ok if x["mode"] == "mediarelay"]
-    floors = [x for x in ok if x["mode"] == "floor"]
+    """Ratios against the targets, from cases that kept up only (a case where the server lagged
+    or lost packets gives no valid figure: it is named in ``invalid`` instead)."""
+    cases = [x for x in lines if "mode" in x and "error" not in x and x.get("us_per_packet")]
+    kept_up = [x for x in cases if not x["details"].get("saturated")]
+    forward = [x for x in kept_up if x["mode"] == "forward"]
+    relay_all = [x for x in cases if x["mode"] == "mediarelay"]
+    relay = [x for x in relay_all if not x["details"].get("saturated")]
+    floors = [x for x in cases if x["mode"] == "floor"]
     out: dict[str, Any] = {"targets": TARGETS, "load": load_average()}
+    out["invalid"] = [
+        f"{x['mode']} N={x['subscribers']}: {x.get('error') or x['details'].get('saturated')}"
+        for x in lines
+        if "mode" in x and ("error" in x or x.get("details", {}).get("saturated"))
+    ]
     fwd = next((x for x in forward if x["subscribers"] == target_n), None)
     if fwd is None and forward:
         fwd = max(forward, key=lambda x: x["subscribers"])
+    kept = [x["subscribers"] for x in forward]
+    out["forward_kept_up_at"] = kept
     profile = fwd["details"].get("srtp_profile") if fwd else None
     floor = next((x for x in floors if x["details"]["srtp_profile"] == profile), None)
-    floor = floor or (floors[0] if floors else None)
+    floor = floor or (floors[-1] if floors else None)
     if floor:
         out["floor_us_per_packet"] = floor["us_per_packet"]
         out["floor_srtp_profile"] = floor["details"]["srtp_profile"]
@@ -520,12 +556,30 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
     if relay:
         # the cheapest MediaRelay subscriber measured while it kept up (the most favourable
         # figure for it: past saturation it skips frames, so its CPU per subscriber falls)
-        unsaturated = [x for x in relay if not x["details"].get("saturated")] or relay
-        cheapest = min(unsaturated, key=lambda x: x["cpu_percent_per_subscriber"])
+        cheapest = min(relay, key=lambda x: x["cpu_percent_per_subscriber"])
         out["mediarelay_cpu_percent_per_subscriber"] = cheapest["cpu_percent_per_subscriber"]
         out["mediarelay_at_subscribers"] = cheapest["subscribers"]
-        sat = [x for x in relay if x["details"].get("saturated")]
-        out["mediarelay_saturated_at"] = sat[0]["subscribers"] if sat else None
+        if len(relay) >= 2:
+            # what one more relayed subscriber costs (one more encoder): the decoder cancels out
+            a, b = sorted(relay, key=lambda x: x["subscribers"])[-2:]
+            extra = (b["details"]["server_cpu_percent"] - a["details"]["server_cpu_percent"]) / (
+                b["subscribers"] - a["subscribers"]
+            )
+            out["mediarelay_marginal_cpu_percent_per_subscriber"] = r(extra, 2)
+    sat = [x for x in relay_all if x["details"].get("saturated")]
+    out["mediarelay_saturated_at"] = sat[0]["subscribers"] if sat else None
+    by_n = {x["subscribers"]: x for x in forward}
+    if 50 in by_n and 100 in by_n:
+        # what the 51st to 100th subscriber cost, per copy (fixed costs cancel out)
+        a, b = by_n[50], by_n[100]
+        cpu_a = a["details"]["server_cpu_percent"] / 100
+        cpu_b = b["details"]["server_cpu_percent"] / 100
+        copies_a = a["details"]["server_packets_in_per_s"] * 50
+        copies_b = b["details"]["server_packets_in_per_s"] * 100
+        if copies_b > copies_a:
+            out["forward_marginal_us_per_copy_50_to_100"] = r(
+                (cpu_b - cpu_a) / (copies_b - copies_a) * 1e6
+            )
     if fwd:
         out["forward_subscribers"] = fwd["subscribers"]
         out["forward_us_per_packet"] = fwd["us_per_packet"]
@@ -543,11 +597,18 @@ def summary(lines: list[dict[str, Any]], target_n: int) -> dict[str, Any]:
         if relay:
             ratio = out["mediarelay_cpu_percent_per_subscriber"] / fwd["cpu_percent_per_subscriber"]
             out["mediarelay_to_forward_per_subscriber"] = r(ratio, 1)
+            marginal = out.get("mediarelay_marginal_cpu_percent_per_subscriber")
+            if marginal:
+                out["mediarelay_marginal_to_forward_per_subscriber"] = r(
+                    marginal / fwd["cpu_percent_per_subscriber"], 1
+                )
             met["mediarelay_ratio"] = ratio >= TARGETS["mediarelay_per_subscriber_ratio_min"]
         for q in ("p50", "p99"):
             value = fwd[f"latency_{q}_ms"]
             limit = TARGETS[f"latency_{q}_ms_max"]
             met[f"latency_{q}"] = None if value is None else value <= limit
+        if fwd["subscribers"] != target_n:
+            out["note"] = f"no valid forward case at N={target_n}: figures are for N={kept[-1]}"
         out["targets_met"] = met
     return {"summary": out}
 
@@ -565,6 +626,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=float, default=None, help="measured seconds per case")
     p.add_argument("--warmup", type=float, default=None, help="seconds before the window")
     p.add_argument("--floor-seconds", type=float, default=None)
+    p.add_argument(
+        "--idle-window",
+        type=float,
+        default=None,
+        help="forward: seconds of server CPU measured with the publisher paused (0: skip)",
+    )
     p.add_argument("--floor-sessions", type=int, default=100)
     p.add_argument(
         "--floor-profiles",
@@ -573,7 +640,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--per-process", type=int, default=50, help="subscribers per client process")
     p.add_argument("--connect-parallel", type=int, default=8)
-    p.add_argument("--flow-timeout", type=float, default=20.0)
+    p.add_argument(
+        "--no-subscriber-rtcp",
+        dest="subscriber_rtcp",
+        action="store_false",
+        help="subscribers send no receiver reports (by default: RR + REMB once a second)",
+    )
+    p.add_argument("--flow-timeout", type=float, default=30.0)
     p.add_argument("--max-seconds", type=float, default=None, help="budget of the whole run")
     p.add_argument(
         "--sfu-path",
@@ -592,6 +665,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.window = args.window or (3.0 if q else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if q else 3.0)
     args.floor_seconds = args.floor_seconds or (1.5 if q else 4.0)
+    args.idle_window = args.idle_window if args.idle_window is not None else (0 if q else 4.0)
     args.max_seconds = args.max_seconds or (120.0 if q else 480.0)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     default_profiles = [FLOOR_PROFILES[0], FLOOR_PROFILES[2]] if q else FLOOR_PROFILES

@@ -26,7 +26,12 @@ async def _main(role: str, sfu_path: str | None) -> None:
         from bench.fanout_clients import Publisher
 
         pub = Publisher()
-        handlers = {"start": pub.start, "stats": pub.stats}
+        handlers = {
+            "start": pub.start,
+            "stats": pub.stats,
+            "pause": pub.pause,
+            "resume": pub.resume,
+        }
         closer = pub.close
     elif role == "subscribers":
         from bench.fanout_clients import SubscriberHost
@@ -44,7 +49,12 @@ async def _main(role: str, sfu_path: str | None) -> None:
         from bench.fanout_forward import ForwardServer
 
         fwd = ForwardServer()
-        handlers = {"listen": fwd.listen, "stats": fwd.stats, "debug": fwd.debug}
+        handlers = {
+            "listen": fwd.listen,
+            "stats": fwd.stats,
+            "debug": fwd.debug,
+            "profile": fwd.profile,
+        }
         closer = fwd.close
     elif role == "drainer":
         from bench.fanout_clients import SocketPoller
@@ -107,6 +117,9 @@ def main() -> None:
 
     die_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.role in ("publisher", "forward-server"):
+        # aioice says why a connection ended ("Consent to send expired") at INFO
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
     asyncio.run(_main(args.role, args.sfu_path))
     sys.stdout.flush()
     os._exit(0)  # no lingering executor threads

@@ -27,6 +27,9 @@ class _Listener:
 
     def on_room_event(self, event: Any) -> None:
         kind = str(getattr(event, "kind", "?"))
+        reason = getattr(event, "reason", None)
+        if reason is not None:
+            kind = f"{kind}:{getattr(reason, 'value', reason)}"
         self.events[kind] = self.events.get(kind, 0) + 1
 
 
@@ -148,11 +151,43 @@ class ForwardServer:
         from media.transport import Ingress
 
         ingresses = [o for o in gc.get_objects() if type(o) is Ingress]
+        up: dict[str, Any] = {}
+        publisher = getattr(self.room, "participants", {}).get(PUBLISHER)
+        conn = getattr(publisher, "up", None)
+        if conn is not None:
+            pc = conn.pc
+            ice = pc.getTransceivers()[0].receiver.transport.transport
+            aio = ice._connection
+            task = aio._query_consent_task
+            up = {
+                "pc": pc.connectionState,
+                "ice": ice.state,
+                "consent_task": None if task is None else ("done" if task.done() else "running"),
+            }
         return {
             "ingresses": len(ingresses),
             "unprotect_failures": sum(i.unprotect_failures for i in ingresses),
             "sessions": len(self.sessions),
+            "publisher_up": up,
+            "participants": len(getattr(self.room, "participants", {})),
         }
+
+    async def profile(self, seconds: float = 5.0, top: int = 25) -> dict[str, Any]:
+        """cProfile of this process for ``seconds`` (diagnostics: it slows the process down)."""
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await asyncio.sleep(seconds)
+        profiler.disable()
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text)
+        stats.sort_stats("tottime").print_stats(top)
+        text.write("\n--- cumulative ---\n")
+        stats.sort_stats("cumulative").print_stats(top)
+        return {"profile": text.getvalue()}
 
     async def close(self) -> None:
         if self.server is not None:

@@ -135,8 +135,20 @@ class _PacedTrack(MediaStreamTrack):
         self._pts = 0
         self._start: float | None = None
         self.frames_sent = 0
+        self.running = asyncio.Event()
+        self.running.set()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
 
     async def recv(self) -> av.Packet:
+        if not self.running.is_set():
+            await self.running.wait()
+            # carry on in real time from here, without a burst to catch up
+            self._start = time.monotonic() - (self._pts + self._step) * float(self._time_base)
         now = time.monotonic()
         if self._start is None:
             self._start = now
