@@ -87,6 +87,15 @@ def _selected_pair(dtls: RTCDtlsTransport) -> aioice.ice.CandidatePair | None:
     return pairs.get(1)
 
 
+def ice_closed(dtls: RTCDtlsTransport) -> bool:
+    """Whether the ICE connection under a DTLS transport is closed (by aioice itself when
+    consent to send expired, or by our own close), rather than only DTLS (close_notify)."""
+    return bool(dtls.transport._connection._closed) or dtls.transport.state in (
+        "failed",
+        "closed",
+    )
+
+
 def open_send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     """A SendPath for a connected DTLS transport, or None if it is not ready."""
     if dtls.state != "connected" or dtls._tx_srtp is None:

@@ -111,11 +111,21 @@ class UpConnection:
         self._closed = False
         self.malformed_packets = 0
 
+        self.transport_lost = False
+        """The ICE connection under DTLS closed (consent expired), not the client."""
+
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
             # A failed publishing connection ends the participant's session; one the client
-            # closed (DTLS close_notify) only ends its publications.
-            if self.pc.connectionState == "failed":
+            # closed (DTLS close_notify) only ends its publications. aiortc reports both a
+            # close_notify and a lost ICE connection (consent expired: the DTLS transport's
+            # receive ends, aiortc then closes the whole peer connection) as "closed";
+            # `transport_lost`, set when DTLS closed, tells them apart. A lost transport is a
+            # failure: the client must be told (it reconnects and publishes again), or its
+            # publications would end for everyone while it keeps sending.
+            if self.pc.connectionState == "failed" or (
+                self.pc.connectionState == "closed" and not self._closed and self.transport_lost
+            ):
                 on_failed()
             elif self.pc.connectionState == "closed" and not self._closed:
                 on_closed()
@@ -246,6 +256,12 @@ class UpConnection:
         transport.Ingress(self._dtls, self._on_rtp, time.perf_counter).install()
         transport.hook_rtcp(self._dtls, self._on_rtcp)
         self._report_task = asyncio.ensure_future(self._send_reports())
+        dtls = self._dtls
+
+        @dtls.on("statechange")
+        def on_dtls_state() -> None:
+            if dtls.state == "closed" and not self._closed and transport.ice_closed(dtls):
+                self.transport_lost = True
 
     def _on_rtp(self, data: bytes, arrival: float) -> None:
         if len(data) < 12:

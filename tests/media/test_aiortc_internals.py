@@ -48,6 +48,7 @@ async def test_a_dtls_transport_has_the_srtp_sessions_and_ice_connection_we_use(
         assert isinstance(connection._nominated, dict)
         assert connection._queue.put_nowait is not None
         assert callable(connection.data_received)
+        assert connection._closed is False  # set by aioice's close (consent expiry)
         assert isinstance(transceiver.sender._ssrc, int)
         assert isinstance(transceiver._codecs, list)
         assert isinstance(transceiver._headerExtensions, list)
