@@ -37,6 +37,8 @@ FORWARDABLE = frozenset({"video/vp8", "video/h264", "audio/opus"})
 SOURCE_KINDS: dict[str, str] = {"camera": "video", "screen": "video", "microphone": "audio"}
 SENDING = ("sendonly", "sendrecv")
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+PUBLISHER_RECEIVE_BUFFER = 4 << 20
+"""SO_RCVBUF asked for on a publisher's sockets (capped by the kernel's net.core.rmem_max)."""
 
 
 def forwardable_capabilities(kind: str) -> list[object]:
@@ -110,6 +112,9 @@ class UpConnection:
         self._report_task: asyncio.Task[None] | None = None
         self._closed = False
         self.malformed_packets = 0
+        self.ingress: transport.Ingress | None = None
+        self.receive_buffers: list[int] = []
+        """SO_RCVBUF of the connection's sockets as the kernel granted it."""
 
         self.transport_lost = False
         """The ICE connection under DTLS closed (consent expired), not the client."""
@@ -253,7 +258,13 @@ class UpConnection:
         if not transceivers:
             return
         self._dtls = transceivers[0].receiver.transport
-        transport.Ingress(self._dtls, self._on_rtp, time.perf_counter).install()
+        self.ingress = transport.Ingress(self._dtls, self._on_rtp, time.perf_counter)
+        self.ingress.install()
+        # A publisher's datagrams must survive a short stall of the event loop: at about 170
+        # packets/s aioice's 256 KiB buffer (about 220 datagrams) lasts about a second.
+        self.receive_buffers = transport.raise_receive_buffer(
+            self._dtls.transport._connection, PUBLISHER_RECEIVE_BUFFER
+        )
         transport.hook_rtcp(self._dtls, self._on_rtcp)
         self._report_task = asyncio.ensure_future(self._send_reports())
         dtls = self._dtls

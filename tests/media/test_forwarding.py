@@ -579,3 +579,55 @@ async def test_a_publisher_that_closes_its_publishing_connection_only_unpublishe
     finally:
         await host.close()
         await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_media_skips_aiortcs_stun_parser_and_the_publisher_socket_has_a_large_buffer(
+    registry: RoomRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aioice.ice
+
+    from media.uplink import PUBLISHER_RECEIVE_BUFFER
+
+    parsed_as_stun: list[int] = []
+    parse = aioice.ice.stun.parse_message
+
+    def counting_parse(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        parsed_as_stun.append(data[0])
+        return parse(data, *args, **kwargs)
+
+    monkeypatch.setattr(aioice.ice.stun, "parse_message", counting_parse)
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish()
+        await viewer.wait_frames("video", 10)
+        up = room.participants[HOST.key].up
+        down = room.participants[member(2).key].down
+        assert up is not None and down is not None and down.ingress is not None
+        up_ingress = up.ingress
+        assert up_ingress is not None
+        # a datagram that looks like SRTP/SRTCP on the server's sockets goes straight to the
+        # ingress (which counts it as failing authentication), never to aioice's STUN parser
+        for connection, ingress, fake in (
+            (up, up_ingress, b"\x80\x60" + bytes(40)),
+            (down, down.ingress, b"\x81\xc9" + bytes(40)),
+        ):
+            ice = connection.pc.getTransceivers()[0].sender.transport.transport._connection
+            protocols = [p for p in ice._protocols if type(p) is aioice.ice.StunProtocol]
+            assert protocols
+            failures, parsed = ingress.unprotect_failures, len(parsed_as_stun)
+            for protocol in protocols:
+                protocol.datagram_received(fake, ("127.0.0.1", 9))
+            assert ingress.unprotect_failures == failures + len(protocols)
+            assert len(parsed_as_stun) == parsed
+        with open("/proc/sys/net/core/rmem_max") as f:
+            rmem_max = int(f.read())
+        expected = 2 * min(PUBLISHER_RECEIVE_BUFFER, rmem_max)
+        assert up.receive_buffers and all(b >= expected for b in up.receive_buffers)
+    finally:
+        await host.close()
+        await viewer.close()
