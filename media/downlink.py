@@ -239,6 +239,7 @@ class DownConnection:
         # nothing to learn from it, so it never reaches them.
         self.ingress = transport.RtcpIngress(self._dtls, self._on_rtcp)
         self.ingress.install()
+        transport.patient_consent(self._dtls.transport._connection)
         self._ticker_key = self._ticker.register(self._send_report_now)
 
         @self._dtls.on("statechange")

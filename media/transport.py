@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
+import aioice.stun
 import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import AnyRtcpPacket, RtcpPacket
@@ -168,6 +170,53 @@ def raise_receive_buffer(connection: aioice.ice.Connection, size: int) -> list[i
         except OSError as exc:
             logger.warning("cannot set SO_RCVBUF to %d: %s", size, exc)
     return granted
+
+
+CONSENT_RETRANSMISSIONS = 2
+"""A consent check is sent again after 0.5 and 1.5 s and given up after 3.5 s."""
+
+
+def patient_consent(
+    connection: aioice.ice.Connection,
+    interval: float = aioice.ice.CONSENT_INTERVAL,
+    expiry: float = aioice.ice.CONSENT_INTERVAL * aioice.ice.CONSENT_FAILURES,
+) -> None:
+    """Make the server's own ICE consent checks (RFC 7675) tolerate a lagging event loop.
+
+    aioice sends each check once, waits 0.5 s for the answer and closes the connection after
+    six unanswered checks in a row (about 30 s). A server whose socket queue holds more than
+    0.5 s of media reads every answer too late, so a busy server dropped a healthy
+    publisher. This replacement (installed before ICE connects, which starts the task)
+    retransmits each check as STUN does (answers are taken up to 3.5 s late) and lets
+    consent expire only when no check was answered for `expiry` seconds (30 s, as in
+    aioice) and the latest one failed too.
+    """
+    loop = asyncio.get_running_loop()
+
+    async def query_consent() -> None:
+        assert connection.remote_password is not None
+        key = connection.remote_password.encode("utf8")
+        answered = loop.time()
+        while True:
+            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))
+            for pair in list(connection._nominated.values()):
+                request = connection.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=key,
+                        retransmissions=CONSENT_RETRANSMISSIONS,
+                    )
+                    answered = loop.time()
+                except aioice.stun.TransactionError:
+                    if loop.time() - answered >= expiry:
+                        logger.info("ICE consent to send expired (no answer for %.0f s)", expiry)
+                        connection._query_consent_task = None
+                        await connection.close()
+                        return
+
+    connection.query_consent = query_consent  # type: ignore[method-assign]
 
 
 RtpHandler = Callable[[bytes, float], None]

@@ -260,6 +260,7 @@ class UpConnection:
         self._dtls = transceivers[0].receiver.transport
         self.ingress = transport.Ingress(self._dtls, self._on_rtp, time.perf_counter)
         self.ingress.install()
+        transport.patient_consent(self._dtls.transport._connection)
         # A publisher's datagrams must survive a short stall of the event loop: at about 170
         # packets/s aioice's 256 KiB buffer (about 220 datagrams) lasts about a second.
         self.receive_buffers = transport.raise_receive_buffer(

@@ -624,6 +624,12 @@ async def test_media_skips_aiortcs_stun_parser_and_the_publisher_socket_has_a_la
                 protocol.datagram_received(fake, ("127.0.0.1", 9))
             assert ingress.unprotect_failures == failures + len(protocols)
             assert len(parsed_as_stun) == parsed
+        # the server's consent checks are the lag-tolerant ones (media.transport)
+        for connection in (up, down):
+            ice = connection.pc.getTransceivers()[0].sender.transport.transport._connection
+            task = ice._query_consent_task
+            assert task is not None
+            assert "patient_consent" in task.get_coro().__qualname__
         with open("/proc/sys/net/core/rmem_max") as f:
             rmem_max = int(f.read())
         expected = 2 * min(PUBLISHER_RECEIVE_BUFFER, rmem_max)
