@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 
@@ -21,13 +20,7 @@ from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import (
-    AnyRtcpPacket,
-    RtcpPsfbPacket,
-    RtcpRtpfbPacket,
-    RtcpSdesPacket,
-    RtcpSourceInfo,
-)
+from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
 
 from media import transport
 from media.errors import CloseReason, ErrorCode, MediaError
@@ -35,6 +28,7 @@ from media.forwarder import Target
 from media.messages import TrackMid
 from media.publication import Publication, Subscription
 from media.rtp import OutputState
+from media.ticker import ReportTicker
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +104,7 @@ class DownConnection:
         subscriber_key: str,
         send_offer: Callable[[str, list[TrackMid]], None],
         on_failed: Callable[[], None],
+        ticker: ReportTicker,
     ) -> None:
         self.pc = RTCPeerConnection(configuration)
         self.subscriber_key = subscriber_key
@@ -120,7 +115,9 @@ class DownConnection:
         self._send_offer = send_offer
         self._dtls: RTCDtlsTransport | None = None
         self._path: transport.SendPath | None = None
-        self._report_task: asyncio.Task[None] | None = None
+        self._ticker = ticker
+        self._ticker_key: int | None = None
+        self.ingress: transport.RtcpIngress | None = None
         self._cname = str(getattr(self.pc, "_RTCPeerConnection__cname", "lecturehub")).encode()
         self._closed = False
 
@@ -238,9 +235,12 @@ class DownConnection:
         if self._dtls is not None or not self.slots:
             return
         self._dtls = self.slots[0].transceiver.sender.transport
-        # aiortc's senders have nothing to learn from subscribers' RTCP: keep it from them.
-        transport.hook_rtcp(self._dtls, self._on_rtcp, route_to_aiortc=False)
-        self._report_task = asyncio.ensure_future(self._send_reports())
+        # Subscribers' RTCP is unprotected and read as it arrives; aiortc's senders have
+        # nothing to learn from it, so it never reaches them.
+        self.ingress = transport.RtcpIngress(self._dtls, self._on_rtcp)
+        self.ingress.install()
+        transport.patient_consent(self._dtls.transport._connection)
+        self._ticker_key = self._ticker.register(self._send_report_now)
 
         @self._dtls.on("statechange")
         def on_dtls_state() -> None:
@@ -267,30 +267,28 @@ class DownConnection:
     def _slot_for(self, ssrc: int) -> DownSlot | None:
         return next((s for s in self.slots if s.ssrc == ssrc), None)
 
-    def _on_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
-        for packet in packets:
-            if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-                ssrc = packet.media_ssrc
-                if packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
-                    ssrc = int.from_bytes(packet.fci[:4], "big")
+    def _on_rtcp(self, data: bytes) -> None:
+        """One plaintext compound RTCP packet from the subscriber: PLI/FIR become a keyframe
+        request to the publisher, a NACK is answered from the cache. Receiver reports, REMB
+        and SDES are skipped without being parsed (the SFU adapts nothing per subscriber)."""
+        for pt, fmt, media_ssrc, fci in transport.iter_feedback(data):
+            if pt == transport.RTCP_PSFB and fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                ssrc = media_ssrc
+                if fmt == RTCP_PSFB_FIR and len(fci) >= 4:
+                    ssrc = int.from_bytes(fci[:4], "big")
                 slot = self._slot_for(ssrc)
                 if slot is not None and slot.subscription is not None:
                     publication = slot.subscription.publication
                     publication.forwarder.counters.keyframe_requests_received += 1
                     publication.request_keyframe()
-            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-                slot = self._slot_for(packet.media_ssrc)
+            elif pt == transport.RTCP_RTPFB and fmt == RTCP_RTPFB_NACK:
+                slot = self._slot_for(media_ssrc)
                 if slot is not None and slot.subscription is not None:
-                    slot.subscription.answer_nack(list(packet.lost))
-
-    async def _send_reports(self) -> None:
-        """One compound RTCP packet per subscriber about once a second: an SR per stream."""
-        with contextlib.suppress(asyncio.CancelledError):
-            while not self._closed:
-                await asyncio.sleep(0.5 + random.random())
-                self._send_report_now()
+                    slot.subscription.answer_nack(transport.nack_lost(fci))
 
     def _send_report_now(self) -> None:
+        """One compound RTCP packet: an SR per active stream and one SDES (the room's
+        ReportTicker calls this about once a second)."""
         if self._path is None:
             return
         now = time.monotonic()
@@ -312,8 +310,8 @@ class DownConnection:
         if self._closed:
             return
         self._closed = True
-        if self._report_task is not None:
-            self._report_task.cancel()
+        if self._ticker_key is not None:
+            self._ticker.unregister(self._ticker_key)
         self._stop_forwarding(reason)
         await self.pc.close()
 

@@ -188,6 +188,7 @@ class Participant:
                 self.key,
                 send_offer=self._send_subscribe_offer,
                 on_failed=lambda: self.close_soon(CloseReason.CONNECTION_FAILED),
+                ticker=self.room.reports,
             )
         await self.down.sync(wanted)
 

@@ -21,6 +21,7 @@ from media.signalling import SignallingSession
 from media.sinks import PacketSink, PublicationInfo
 from media.speaker import SpeakerState, decide, loudest
 from media.stats import Counters, ForwardingStats, summarise
+from media.ticker import ReportTicker
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Room:
         self.speaker = SpeakerState()
         self.retired: list[Counters] = []  # counters of closed publications, for totals
         self._speaker_task = asyncio.ensure_future(self._watch_speakers())
+        self.reports = ReportTicker()
+        """Sends every subscriber's sender reports from one task."""
         self.on_closed: Callable[[Room], None] = lambda room: None
 
     @property
@@ -322,5 +325,6 @@ class Room:
         self._speaker_task.cancel()
         everyone = list(self.participants.values()) + list(self.pending)
         await asyncio.gather(*(p.close(reason) for p in everyone), return_exceptions=True)
+        self.reports.close()
         for sink in list(self.sinks):
             self.remove_sink(sink)

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import socket
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
+import aioice.stun
 import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import AnyRtcpPacket, RtcpPacket
@@ -87,6 +90,15 @@ def _selected_pair(dtls: RTCDtlsTransport) -> aioice.ice.CandidatePair | None:
     return pairs.get(1)
 
 
+def ice_closed(dtls: RTCDtlsTransport) -> bool:
+    """Whether the ICE connection under a DTLS transport is closed (by aioice itself when
+    consent to send expired, or by our own close), rather than only DTLS (close_notify)."""
+    return bool(dtls.transport._connection._closed) or dtls.transport.state in (
+        "failed",
+        "closed",
+    )
+
+
 def open_send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     """A SendPath for a connected DTLS transport, or None if it is not ready."""
     if dtls.state != "connected" or dtls._tx_srtp is None:
@@ -116,6 +128,97 @@ def _relay_sender(protocol: Any) -> Callable[[Any, tuple[str, int]], None]:
     return send
 
 
+def demux_before_stun(connection: aioice.ice.Connection) -> None:
+    """Hand RTP/RTCP datagrams (first byte 128-191, RFC 7983) of a connection's sockets
+    straight to `connection.data_received`: aioice's `StunProtocol.datagram_received` first
+    tries to parse every datagram as a STUN message and only passes it on when that fails.
+    STUN (first byte 0-3) and DTLS (20-63) keep aioice's path. TURN protocols are left alone.
+    """
+    for protocol in connection._protocols:
+        if type(protocol) is not aioice.ice.StunProtocol:
+            continue
+        stun_path = protocol.datagram_received
+        component = protocol.local_candidate.component
+
+        def datagram_received(
+            data: bytes | str,
+            addr: tuple[Any, ...],
+            stun_path: Callable[[bytes | str, tuple[Any, ...]], None] = stun_path,
+            component: int = component,
+        ) -> None:
+            if data and 127 < data[0] < 192:  # type: ignore[operator]
+                connection.data_received(data, component)  # type: ignore[arg-type]
+            else:
+                stun_path(data, addr)
+
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+
+def raise_receive_buffer(connection: aioice.ice.Connection, size: int) -> list[int]:
+    """Ask for an SO_RCVBUF of `size` bytes on a connection's UDP sockets; returns what the
+    kernel granted (Linux caps the request at `net.core.rmem_max` and reports twice the
+    capped value, the other half being its bookkeeping). aioice asks for 256 KiB."""
+    granted = []
+    for protocol in connection._protocols:
+        transport = getattr(protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            granted.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+        except OSError as exc:
+            logger.warning("cannot set SO_RCVBUF to %d: %s", size, exc)
+    return granted
+
+
+CONSENT_RETRANSMISSIONS = 2
+"""A consent check is sent again after 0.5 and 1.5 s and given up after 3.5 s."""
+
+
+def patient_consent(
+    connection: aioice.ice.Connection,
+    interval: float = aioice.ice.CONSENT_INTERVAL,
+    expiry: float = aioice.ice.CONSENT_INTERVAL * aioice.ice.CONSENT_FAILURES,
+) -> None:
+    """Make the server's own ICE consent checks (RFC 7675) tolerate a lagging event loop.
+
+    aioice sends each check once, waits 0.5 s for the answer and closes the connection after
+    six unanswered checks in a row (about 30 s). A server whose socket queue holds more than
+    0.5 s of media reads every answer too late, so a busy server dropped a healthy
+    publisher. This replacement (installed before ICE connects, which starts the task)
+    retransmits each check as STUN does (answers are taken up to 3.5 s late) and lets
+    consent expire only when no check was answered for `expiry` seconds (30 s, as in
+    aioice) and the latest one failed too.
+    """
+    loop = asyncio.get_running_loop()
+
+    async def query_consent() -> None:
+        assert connection.remote_password is not None
+        key = connection.remote_password.encode("utf8")
+        answered = loop.time()
+        while True:
+            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))
+            for pair in list(connection._nominated.values()):
+                request = connection.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=key,
+                        retransmissions=CONSENT_RETRANSMISSIONS,
+                    )
+                    answered = loop.time()
+                except aioice.stun.TransactionError:
+                    if loop.time() - answered >= expiry:
+                        logger.info("ICE consent to send expired (no answer for %.0f s)", expiry)
+                        connection._query_consent_task = None
+                        await connection.close()
+                        return
+
+    connection.query_consent = query_consent  # type: ignore[method-assign]
+
+
 RtpHandler = Callable[[bytes, float], None]
 
 
@@ -134,6 +237,7 @@ class Ingress:
 
     def install(self) -> None:
         self._connection.data_received = self.data_received  # type: ignore[method-assign]
+        demux_before_stun(self._connection)
 
     def data_received(self, data: bytes, component: int) -> None:
         arrival = self._clock()
@@ -149,6 +253,82 @@ class Ingress:
                 self._on_rtp(plain, arrival)
                 return
         self._queue_put((data, component))
+
+
+class RtcpIngress:
+    """Intercepts a subscriber connection's datagrams: SRTCP is unprotected and handed to
+    `on_rtcp` as one plaintext compound packet, in the callback that read the datagram.
+
+    aiortc would queue it, wake the DTLS transport's task, parse every packet into objects
+    (receiver reports and REMB included, which the SFU does not use) and route them. STUN,
+    DTLS and anything else still take aiortc's path.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport, on_rtcp: Callable[[bytes], None]) -> None:
+        self._dtls = dtls
+        self._on_rtcp = on_rtcp
+        self._connection = dtls.transport._connection
+        self._queue_put = self._connection._queue.put_nowait
+        self.unprotect_failures = 0
+
+    def install(self) -> None:
+        self._connection.data_received = self.data_received  # type: ignore[method-assign]
+        demux_before_stun(self._connection)
+
+    def data_received(self, data: bytes, component: int) -> None:
+        if len(data) > 1 and 127 < data[0] < 192 and 191 < data[1] < 224:
+            srtp = self._dtls._rx_srtp
+            if srtp is not None:
+                try:
+                    plain = srtp.unprotect_rtcp(data)
+                except pylibsrtp.Error:
+                    self.unprotect_failures += 1
+                    return
+                self._on_rtcp(plain)
+                return
+        self._queue_put((data, component))
+
+
+RTCP_RTPFB = 205
+RTCP_PSFB = 206
+
+
+def iter_feedback(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """The feedback packets (RTPFB, PSFB) of a plaintext compound RTCP packet, as
+    (payload type, fmt, media SSRC, FCI), without building objects for the rest (sender and
+    receiver reports, SDES, REMB are skipped by their length field). Stops at the first
+    malformed header."""
+    out = []
+    pos, end = 0, len(data)
+    while pos + 4 <= end:
+        first, pt = data[pos], data[pos + 1]
+        length = (int.from_bytes(data[pos + 2 : pos + 4], "big") + 1) * 4
+        if first >> 6 != 2 or pos + length > end:
+            break
+        if pt in (RTCP_RTPFB, RTCP_PSFB) and length >= 12:
+            out.append(
+                (
+                    pt,
+                    first & 0x1F,
+                    int.from_bytes(data[pos + 8 : pos + 12], "big"),
+                    data[pos + 12 : pos + length],
+                )
+            )
+        pos += length
+    return out
+
+
+def nack_lost(fci: bytes) -> list[int]:
+    """The sequence numbers of a generic NACK's FCI (RFC 4585 PID + BLP pairs)."""
+    lost = []
+    for i in range(0, len(fci) - 3, 4):
+        pid = int.from_bytes(fci[i : i + 2], "big")
+        blp = int.from_bytes(fci[i + 2 : i + 4], "big")
+        lost.append(pid)
+        for bit in range(16):
+            if blp & (1 << bit):
+                lost.append((pid + bit + 1) & 0xFFFF)
+    return lost
 
 
 RtcpHook = Callable[[list[AnyRtcpPacket]], None]

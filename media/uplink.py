@@ -37,6 +37,8 @@ FORWARDABLE = frozenset({"video/vp8", "video/h264", "audio/opus"})
 SOURCE_KINDS: dict[str, str] = {"camera": "video", "screen": "video", "microphone": "audio"}
 SENDING = ("sendonly", "sendrecv")
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+PUBLISHER_RECEIVE_BUFFER = 4 << 20
+"""SO_RCVBUF asked for on a publisher's sockets (capped by the kernel's net.core.rmem_max)."""
 
 
 def forwardable_capabilities(kind: str) -> list[object]:
@@ -110,12 +112,25 @@ class UpConnection:
         self._report_task: asyncio.Task[None] | None = None
         self._closed = False
         self.malformed_packets = 0
+        self.ingress: transport.Ingress | None = None
+        self.receive_buffers: list[int] = []
+        """SO_RCVBUF of the connection's sockets as the kernel granted it."""
+
+        self.transport_lost = False
+        """The ICE connection under DTLS closed (consent expired), not the client."""
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
             # A failed publishing connection ends the participant's session; one the client
-            # closed (DTLS close_notify) only ends its publications.
-            if self.pc.connectionState == "failed":
+            # closed (DTLS close_notify) only ends its publications. aiortc reports both a
+            # close_notify and a lost ICE connection (consent expired: the DTLS transport's
+            # receive ends, aiortc then closes the whole peer connection) as "closed";
+            # `transport_lost`, set when DTLS closed, tells them apart. A lost transport is a
+            # failure: the client must be told (it reconnects and publishes again), or its
+            # publications would end for everyone while it keeps sending.
+            if self.pc.connectionState == "failed" or (
+                self.pc.connectionState == "closed" and not self._closed and self.transport_lost
+            ):
                 on_failed()
             elif self.pc.connectionState == "closed" and not self._closed:
                 on_closed()
@@ -243,9 +258,22 @@ class UpConnection:
         if not transceivers:
             return
         self._dtls = transceivers[0].receiver.transport
-        transport.Ingress(self._dtls, self._on_rtp, time.perf_counter).install()
+        self.ingress = transport.Ingress(self._dtls, self._on_rtp, time.perf_counter)
+        self.ingress.install()
+        transport.patient_consent(self._dtls.transport._connection)
+        # A publisher's datagrams must survive a short stall of the event loop: at about 170
+        # packets/s aioice's 256 KiB buffer (about 220 datagrams) lasts about a second.
+        self.receive_buffers = transport.raise_receive_buffer(
+            self._dtls.transport._connection, PUBLISHER_RECEIVE_BUFFER
+        )
         transport.hook_rtcp(self._dtls, self._on_rtcp)
         self._report_task = asyncio.ensure_future(self._send_reports())
+        dtls = self._dtls
+
+        @dtls.on("statechange")
+        def on_dtls_state() -> None:
+            if dtls.state == "closed" and not self._closed and transport.ice_closed(dtls):
+                self.transport_lost = True
 
     def _on_rtp(self, data: bytes, arrival: float) -> None:
         if len(data) < 12:

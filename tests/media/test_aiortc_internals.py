@@ -48,6 +48,12 @@ async def test_a_dtls_transport_has_the_srtp_sessions_and_ice_connection_we_use(
         assert isinstance(connection._nominated, dict)
         assert connection._queue.put_nowait is not None
         assert callable(connection.data_received)
+        assert connection._closed is False  # set by aioice's close (consent expiry)
+        # media.transport.patient_consent replaces query_consent and uses these
+        assert callable(connection.query_consent) and callable(connection.build_request)
+        assert connection._query_consent_task is None
+        assert isinstance(connection._protocols, list)
+        assert aioice.ice.CONSENT_INTERVAL == 5 and aioice.ice.CONSENT_FAILURES == 6
         assert isinstance(transceiver.sender._ssrc, int)
         assert isinstance(transceiver._codecs, list)
         assert isinstance(transceiver._headerExtensions, list)

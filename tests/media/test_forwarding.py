@@ -510,3 +510,130 @@ async def test_packets_a_subscriber_lost_are_resent_from_the_cache_when_it_nacks
     finally:
         await host.close()
         await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_publishing_connection_lost_on_the_server_side_closes_the_session_so_it_resumes(
+    registry: RoomRegistry,
+) -> None:
+    # A server that lags lets its own ICE consent checks to the publisher time out; aioice
+    # then closes the connection ("Consent to send expired") and aiortc closes the peer
+    # connection. That is a transport failure, not the client unpublishing: the publisher
+    # must be told (closed: connection-failed) so it reconnects, and every subscriber must
+    # see its publications end.
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    again: Client | None = None
+    try:
+        welcome = await host.hello()
+        await viewer.hello()
+        await host.publish()
+        await viewer.wait_frames("video", 5)
+        up = room.participants[HOST.key].up
+        assert up is not None and up._dtls is not None
+        await up._dtls.transport._connection.close()  # what aioice does on consent expiry
+
+        await _until(lambda: host.closed == "connection-failed")
+        removed = await viewer.wait_message("publication_removed", after=1)
+        assert removed["reason"] == "connection-failed"
+        assert {m["reason"] for m in viewer.of_type("publication_removed")} == {"connection-failed"}
+        left = await viewer.wait_message("participant_left")
+        assert left["reason"] == "connection-failed"
+        assert not room.publications
+        assert HOST.key not in room.participants
+
+        # the client's reconnect-with-resume publishes again and the viewer receives it
+        again = Client(room.connect(HOST))
+        await again.hello(resume_token=welcome["resume_token"])
+        await again.publish()
+        await viewer.wait_message("publication_added", after=3)
+        await viewer.wait_frames("video", 5)
+    finally:
+        await host.close()
+        await viewer.close()
+        if again is not None:
+            await again.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_publisher_that_closes_its_publishing_connection_only_unpublishes(
+    registry: RoomRegistry,
+) -> None:
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish(video=False)
+        await viewer.wait_frames("audio", 5)
+        assert host.up is not None
+        await host.up.close()  # DTLS close_notify: the client stopped publishing
+        removed = await viewer.wait_message("publication_removed")
+        assert removed["reason"] == "unpublished"
+        await _settle()
+        assert host.closed is None
+        assert HOST.key in room.participants
+        assert viewer.count("participant_left") == 0
+    finally:
+        await host.close()
+        await viewer.close()
+
+
+@pytest.mark.timeout(60)
+async def test_media_skips_aiortcs_stun_parser_and_the_publisher_socket_has_a_large_buffer(
+    registry: RoomRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aioice.ice
+
+    from media.uplink import PUBLISHER_RECEIVE_BUFFER
+
+    parsed_as_stun: list[int] = []
+    parse = aioice.ice.stun.parse_message
+
+    def counting_parse(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        parsed_as_stun.append(data[0])
+        return parse(data, *args, **kwargs)
+
+    monkeypatch.setattr(aioice.ice.stun, "parse_message", counting_parse)
+    room = registry.open_room(LECTURE)
+    host = Client(room.connect(HOST))
+    viewer = Client(room.connect(member(2)))
+    try:
+        await host.hello()
+        await viewer.hello()
+        await host.publish()
+        await viewer.wait_frames("video", 10)
+        up = room.participants[HOST.key].up
+        down = room.participants[member(2).key].down
+        assert up is not None and down is not None and down.ingress is not None
+        up_ingress = up.ingress
+        assert up_ingress is not None
+        # a datagram that looks like SRTP/SRTCP on the server's sockets goes straight to the
+        # ingress (which counts it as failing authentication), never to aioice's STUN parser
+        for connection, ingress, fake in (
+            (up, up_ingress, b"\x80\x60" + bytes(40)),
+            (down, down.ingress, b"\x81\xc9" + bytes(40)),
+        ):
+            ice = connection.pc.getTransceivers()[0].sender.transport.transport._connection
+            protocols = [p for p in ice._protocols if type(p) is aioice.ice.StunProtocol]
+            assert protocols
+            failures, parsed = ingress.unprotect_failures, len(parsed_as_stun)
+            for protocol in protocols:
+                protocol.datagram_received(fake, ("127.0.0.1", 9))
+            assert ingress.unprotect_failures == failures + len(protocols)
+            assert len(parsed_as_stun) == parsed
+        # the server's consent checks are the lag-tolerant ones (media.transport)
+        for connection in (up, down):
+            ice = connection.pc.getTransceivers()[0].sender.transport.transport._connection
+            task = ice._query_consent_task
+            assert task is not None
+            assert "patient_consent" in task.get_coro().__qualname__
+        with open("/proc/sys/net/core/rmem_max") as f:
+            rmem_max = int(f.read())
+        expected = 2 * min(PUBLISHER_RECEIVE_BUFFER, rmem_max)
+        assert up.receive_buffers and all(b >= expected for b in up.receive_buffers)
+    finally:
+        await host.close()
+        await viewer.close()
