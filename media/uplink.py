@@ -37,8 +37,12 @@ FORWARDABLE = frozenset({"video/vp8", "video/h264", "audio/opus"})
 SOURCE_KINDS: dict[str, str] = {"camera": "video", "screen": "video", "microphone": "audio"}
 SENDING = ("sendonly", "sendrecv")
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-PUBLISHER_RECEIVE_BUFFER = 4 << 20
-"""SO_RCVBUF asked for on a publisher's sockets (capped by the kernel's net.core.rmem_max)."""
+PUBLISHER_RECEIVE_BUFFER = 1 << 20
+"""SO_RCVBUF asked for on a publisher's sockets (capped by the kernel's net.core.rmem_max).
+
+About 5 s of a 640x480 stream: enough to ride out a stall of the event loop, small enough that
+a long overload drops packets (NACK and PLI recover) instead of building up seconds of delay
+that every viewer of a live lecture would see."""
 
 
 def forwardable_capabilities(kind: str) -> list[object]:
