@@ -22,7 +22,7 @@ from tests.web.conftest import PASSWORD, World, build_world, cheap_hash, web_con
 from tests.web.replay.conftest import add_recording, make_replay_files, meeting_in_the_past
 from web.app import create_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 LENGTH = 12.0
 CHAPTER_AT = 6.0
@@ -108,7 +108,8 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
     assert abs(duration - LENGTH) < 0.5
 
     # It plays: currentTime advances.
-    await page.evaluate("document.getElementById('replay-video').play()")
+    # Not awaiting play()'s promise: evaluate has no timeout of its own.
+    await page.evaluate("() => { document.getElementById('replay-video').play(); }")
     await page.wait_for_function(
         "document.getElementById('replay-video').currentTime > 2.0", timeout=10_000
     )
