@@ -14,6 +14,8 @@ import contextlib
 import dataclasses
 import gc
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from bench.fanout_clients import patch_loopback
@@ -55,8 +57,21 @@ class ForwardServer:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []
         self.counters: list[Any] = []
+        self.recorder: Any = None
+
+    def _attach_recorder(self, directory: Path) -> None:
+        """``FANOUT_RECORD_DIR`` set: record the room as the hub does (bench/recording.py)."""
+        from recordings.recorder import Recorder
+        from web.recording_service import RecorderSink
+
+        self.recorder = Recorder(directory, request_keyframe=self.room.request_keyframe)
+        self.recorder.start()
+        self.room.add_sink(RecorderSink(self.recorder))
 
     async def listen(self) -> dict[str, Any]:
+        record_dir = os.environ.get("FANOUT_RECORD_DIR")
+        if record_dir:
+            self._attach_recorder(Path(record_dir))
         self.server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=1 << 22)
         return {"port": self.server.sockets[0].getsockname()[1]}
 
@@ -137,6 +152,7 @@ class ForwardServer:
                 k: v for k, v in fs.items() if not k.startswith("latency") and k != "bytes_in"
             },
             "events": dict(self.listener.events),
+            "recorder": dataclasses.asdict(self.recorder.stats) if self.recorder else None,
             "errors": self.errors[-5:],
         }
         if counts is not None:
@@ -192,6 +208,9 @@ class ForwardServer:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        if self.recorder is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.recorder.stop(), 10)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.registry.close(), 10)
         for task in self.tasks:

@@ -9,7 +9,8 @@ Cases (one JSON object per line with --json):
 - ``recorder-cpu``: the recorder alone, fed RTP from aiortc's encoders as fast as it takes it:
   event-loop microseconds per packet (``rtp_packet``) and CPU per recorded track as a share of
   one core at real time (depayload + mux + disk, on the worker thread).
-- ``record-overhead``: needs the SFU (media/); printed as null until the integrator fills it in.
+- ``record-overhead``: server CPU per forwarded packet in a 50-subscriber room (``bench/fanout.py``
+  forward mode) with a ``Recorder`` attached (``FANOUT_RECORD_DIR``) over without.
 
 Inputs are generated once with ffmpeg (lavfi testsrc/sine) into the cache directory, laid out as
 the recorder lays out a recording (Matroska segments plus manifest.json).
@@ -25,8 +26,10 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -188,6 +191,60 @@ async def _recorder_cpu(kind: str, seconds: float, directory: Path) -> dict[str,
     }
 
 
+def _forward_cost(subscribers: int, window: float, record_dir: Path | None) -> dict[str, Any]:
+    """One ``bench/fanout.py`` forward run; its line for ``subscribers``."""
+    env = {**os.environ}
+    env.pop("FANOUT_RECORD_DIR", None)
+    if record_dir is not None:
+        env["FANOUT_RECORD_DIR"] = str(record_dir)
+    command = [
+        sys.executable, str(Path(__file__).resolve().parent / "fanout.py"), "--json",
+        "--modes", "forward", "--subscribers", str(subscribers),
+        "--window", str(window), "--warmup", "3", "--max-seconds", "240",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    for text in done.stdout.splitlines():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if data.get("mode") == "forward" and data.get("subscribers") == subscribers:
+            return dict(data)
+    raise RuntimeError(f"fanout gave no forward line: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def record_overhead(subscribers: int, rounds: int, window: float) -> dict[str, Any]:
+    """Server CPU per forwarded packet with a recorder attached / without (alternating runs,
+    the best of each kind: the machine is shared, and interference only adds)."""
+    plain: list[float] = []
+    recorded: list[float] = []
+    details: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="lecturehub-record-overhead-") as tmp:
+        for i in range(rounds):
+            for kind in ("plain", "recorded"):
+                record_dir = Path(tmp) / f"rec{i}" if kind == "recorded" else None
+                data = _forward_cost(subscribers, window, record_dir)
+                us = data.get("us_per_packet")
+                if us is None:
+                    raise RuntimeError(f"no us_per_packet: {data}")
+                (recorded if kind == "recorded" else plain).append(float(us))
+                details.append({"kind": kind, "us_per_packet": us, "load": data.get("load")})
+            if record_dir is not None:
+                segments = sorted(p.name for p in record_dir.glob("*.mkv"))
+                details[-1]["recorded_files"] = segments
+    best_plain, best_recorded = min(plain), min(recorded)
+    return {
+        "case": "record-overhead",
+        "overhead_ratio": round(best_recorded / best_plain, 3),
+        "subscribers": subscribers,
+        "us_per_packet_plain": best_plain,
+        "us_per_packet_recorded": best_recorded,
+        "runs": details,
+        "load_average": round(os.getloadavg()[0], 1),
+        "target_max": 1.05,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -198,6 +255,9 @@ def main() -> None:
         choices=["composite", "remux", "recorder-cpu", "record-overhead"],
         action="append",
     )
+    parser.add_argument("--subscribers", type=int, default=50, help="record-overhead room size")
+    parser.add_argument("--rounds", type=int, default=2, help="record-overhead runs of each kind")
+    parser.add_argument("--window", type=float, default=8.0, help="record-overhead window (s)")
     args = parser.parse_args()
     seconds = args.minutes * 60
     settings = ProcessingSettings()
@@ -216,11 +276,7 @@ def main() -> None:
                 emit(asyncio.run(_recorder_cpu(kind, 20.0, args.cache_dir / "rec-cpu")))
             continue
         if case == "record-overhead":
-            # TODO(integrator): measure forwarding cost per packet with 50 subscribers, with and
-            # without a Recorder attached as a PacketSink (needs media/); report the ratio.
-            row: dict[str, object] = {
-                "case": "record-overhead", "overhead_ratio": None, "note": "needs media",
-            }  # fmt: skip
+            row: dict[str, object] = record_overhead(args.subscribers, args.rounds, args.window)
         else:
             source = args.cache_dir / f"{case}-{tag}"
             prepare = prepare_composite if case == "composite" else prepare_remux

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -284,6 +284,84 @@ def cmd_create_user(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# --- recordings --------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """One text line with a bar per recording being processed (redrawn in place on a terminal,
+    printed at every 10 % step otherwise)."""
+
+    WIDTH = 30
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.percent: dict[int, float] = {}
+        self._shown: dict[int, int] = {}
+        self._tty = self.out.isatty()
+
+    def line(self) -> str:
+        parts = []
+        for recording_id, percent in sorted(self.percent.items()):
+            filled = int(self.WIDTH * min(percent, 100) / 100)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            parts.append(f"recording {recording_id} [{bar}] {percent:5.1f}%")
+        return "  ".join(parts)
+
+    def update(self, recording_id: int, percent: float) -> None:
+        self.percent[recording_id] = percent
+        step = int(percent // 10)
+        if self._tty:
+            self.out.write("\r" + self.line())
+            self.out.flush()
+        elif self._shown.get(recording_id) != step:
+            self._shown[recording_id] = step
+            print(self.line(), file=self.out, flush=True)
+
+    def finish(self, recording_id: int) -> None:
+        self.percent.pop(recording_id, None)
+        if self._tty:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def cmd_recordings_process(args: argparse.Namespace, config: Config) -> int:
+    """Process the queued recordings now (the server's worker does the same in the background).
+
+    Recordings a crash left in ``recording`` are recovered by the server at start-up, not here:
+    this command may run next to a live server, whose recordings are in progress."""
+    require_migrated(config)
+    from recordings.jobs import process_pending
+    from web.recording_service import processing_settings
+
+    bar = ProgressBar()
+
+    finished: set[int] = set()
+
+    def progress(recording_id: int, percent: float) -> None:
+        if recording_id in finished:
+            return
+        bar.update(recording_id, percent)
+        if percent >= 100:
+            finished.add(recording_id)
+            bar.finish(recording_id)
+
+    async def work(sessions: SessionFactory) -> int:
+        summary = await process_pending(
+            sessions, config.data_dir, processing_settings(config.recording), progress
+        )
+        for recording_id in list(bar.percent):  # a failed job leaves its bar open
+            bar.finish(recording_id)
+        for recording_id in summary.done:
+            say(f"recording {recording_id}: ready")
+        for recording_id, reason in summary.failed.items():
+            say(f"recording {recording_id}: failed: {reason}")
+        if not summary.done and not summary.failed:
+            say("no recordings waiting to be processed")
+        return 1 if summary.failed else 0
+
+    return run_db(config, work)
+
+
 # --- the table and the parser ------------------------------------------------------------
 
 
@@ -346,6 +424,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("demo", "load the demo brigade into an empty database", cmd_demo, _args_demo),
     Command("create-user", "create a login", cmd_create_user, _args_create_user),
+    Command(
+        "recordings process",
+        "process the queued recordings now, with a progress bar",
+        cmd_recordings_process,
+    ),
 )
 
 

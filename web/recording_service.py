@@ -22,9 +22,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -115,9 +116,8 @@ class RecordingService:
             if on_stage is not None and on_stage.recorder is not None:
                 on_stage.recorder.stage_changed(event.identity_key, event.display_name)
 
-    def _spawn(self, work: object, name: str) -> None:
-        task = asyncio.ensure_future(work)  # type: ignore[call-overload]
-        task.set_name(name)
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -146,6 +146,7 @@ async def world_on_disk(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Worl
         await engine.dispose()
 
 
+@pytest.mark.timeout(180)
 async def test_a_recording_survives_sigkill_of_the_server_and_is_processed_after_restart(
     tmp_path: Path, world_on_disk: tuple[AsyncEngine, World], loopback_ice: None
 ) -> None:

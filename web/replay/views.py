@@ -27,7 +27,7 @@ from web.i18n import _, translate
 from web.keys import CONFIG, RECORDINGS, SESSIONS
 from web.language import request_translations
 from web.render import render
-from web.replay import heartbeat
+from web.replay import controls, heartbeat
 from web.replay.access import (
     job_progress,
     latest_recording,
@@ -198,3 +198,4 @@ async def retry(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_routes(routes)
     heartbeat.setup(app)
+    controls.setup(app)

@@ -13,7 +13,7 @@ from models.access import Viewer, meeting_manageable, visible_meetings
 from models.meeting import Meeting
 from web.api.common import path_id
 from web.auth import login_required
-from web.keys import SESSIONS
+from web.keys import RECORDINGS, SESSIONS
 from web.meeting_input import load_meeting
 from web.meeting_summary import load_replays, meeting_links
 from web.render import as_local, render, time_zone
@@ -94,6 +94,7 @@ async def meeting_page(request: web.Request, viewer: Viewer) -> web.Response:
         "manageable": manageable,
         "recording": recording,
         "recording_progress": progress,
+        "recorder": request.app[RECORDINGS].recorder_for(meeting_id),
     }
     return await render(request, "meetings/detail.html", context)
 

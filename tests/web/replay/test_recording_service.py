@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
 from models.meeting import Meeting
-from models.recording import JobStatus, ProcessingJob, Recording, RecordingStatus
+from models.recording import (
+    JobStatus,
+    ProcessingJob,
+    Recording,
+    RecordingMarker,
+    RecordingStatus,
+)
 from tests.media.client import Client as RtcClient
 from tests.web.conftest import Client, World, api_login
 from tests.web.live.helpers import (
@@ -82,7 +88,43 @@ async def test_a_recorded_meeting_ended_by_the_host_becomes_a_replay(
                 15,
                 "the recorder got no packets",
             )
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(1.0)
+            # The host's controls on the meeting page: a chapter, a pause and a resume.
+            page = await (await host_http.get(client.make_url(f"/meetings/{meeting_id}"))).text()
+            assert "暂停录制" in page and "在此处添加章节" in page
+            token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            json_answer = {"Accept": "application/json"}
+            marker = await host_http.post(
+                client.make_url(f"/meetings/{meeting_id}/recording/marker"),
+                data={"csrf_token": token, "title": "第二部分：讨论"},
+                headers=json_answer,
+            )
+            assert marker.status == 200
+            paused = await host_http.post(
+                client.make_url(f"/meetings/{meeting_id}/recording/pause"),
+                data={"csrf_token": token},
+                headers=json_answer,
+            )
+            assert (await paused.json())["state"] == "paused"
+            await asyncio.sleep(1.0)
+            resumed = await host_http.post(
+                client.make_url(f"/meetings/{meeting_id}/recording/resume"),
+                data={"csrf_token": token},
+                headers=json_answer,
+            )
+            assert (await resumed.json())["state"] == "recording"
+            async with await browser_for(client, "alice") as alice_http:
+                page = await (
+                    await alice_http.get(client.make_url(f"/meetings/{meeting_id}"))
+                ).text()
+                assert "暂停录制" not in page
+                alice_token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+                refused = await alice_http.post(
+                    client.make_url(f"/meetings/{meeting_id}/recording/pause"),
+                    data={"csrf_token": alice_token},
+                )
+                assert refused.status == 403
+            await asyncio.sleep(2.0)
             await host.send_json({"type": "end_room"})
             assert (await next_message(host, "closed"))["reason"] == "room-ended"
         finally:
@@ -90,11 +132,19 @@ async def test_a_recorded_meeting_ended_by_the_host_becomes_a_replay(
     (row,) = await recording_rows(sqlite_engine)
     assert row.meeting_id == meeting_id
     ready = await wait_status(sqlite_engine, row.id, RecordingStatus.READY, timeout=90)
+    # About 4 s recorded; the 1 s pause is cut out of the timeline.
     assert ready.duration is not None and 2.5 < ready.duration < 8
+    async with make_session_factory(sqlite_engine)() as db:
+        titles = list(
+            await db.scalars(
+                select(RecordingMarker.title).where(RecordingMarker.recording_id == row.id)
+            )
+        )
+    assert "第二部分：讨论" in titles
     video = tmp_path / (ready.replay_file or "")
     with av.open(str(video)) as container:
         kinds = {s.type for s in container.streams}
-        assert kinds == {"video", "audio"}
+        assert {"video", "audio"} <= kinds  # (and a chapter track, "data")
         frames = sum(1 for _ in container.decode(video=0))
         assert frames > 20
     token = await api_login(client, "alice")

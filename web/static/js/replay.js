@@ -34,7 +34,7 @@ function clock(seconds) {
 }
 
 function showPercent(percent) {
-  watched.textContent = format(config.strings.watched, { percent });
+  watched.textContent = format(config.strings.watched, { percent: Number(percent).toFixed(1) });
   watchedBar.style.width = `${Math.min(100, percent)}%`;
 }
 
