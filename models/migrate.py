@@ -148,7 +148,8 @@ def next_revision_id(message: str, *, script_location: Path | None = None) -> st
         for script in scripts.walk_revisions()
         if (match := re.match(r"(\d+)_", script.revision))
     ]
-    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40] or "revision"
+    # alembic_version.version_num is VARCHAR(32): PostgreSQL refuses longer ids, SQLite does not.
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:27].rstrip("_") or "revision"
     return f"{max(numbers, default=0) + 1:04d}_{slug}"
 
 

@@ -187,3 +187,13 @@ def test_a_revision_message_without_letters_gets_a_generic_slug(
     from models.migrate import next_revision_id
 
     assert next_revision_id(message).endswith("_revision")
+
+
+def test_revision_ids_fit_alembic_s_version_column_of_32_characters() -> None:
+    from models.migrate import next_revision_id
+
+    long_id = next_revision_id("notifications and roll-call codes for every site terminal")
+    assert len(long_id) <= 32
+    versions = Path(__file__).resolve().parents[2] / "models" / "migrations" / "versions"
+    stored = [p.stem for p in versions.glob("0*.py")]
+    assert stored and all(len(rev) <= 32 for rev in stored), stored

@@ -1,6 +1,6 @@
 """notifications and roll-call codes
 
-Revision ID: 0003_notifications_and_roll_call_codes
+Revision ID: 0003_notifications_rollcall
 Revises: 0002_attendance_and_recordings
 Create Date: 2026-11-29 23:37:58.558765
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003_notifications_and_roll_call_codes'
+revision: str = '0003_notifications_rollcall'
 down_revision: str | Sequence[str] | None = '0002_attendance_and_recordings'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
