@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from media.sinks import PublicationInfo
 from recordings.manifest import Manifest, Segment
-from recordings.sinks import PublicationInfo
 from recordings.worker import DEFAULT_QUEUE_PACKETS, RecordingWriter
 from recordings.writer import UnsupportedCodec, codec_of
 

@@ -18,9 +18,9 @@ import av
 import av.container
 from av.video.codeccontext import VideoCodecContext
 
+from media.sinks import PublicationInfo
 from recordings.depacketize import FrameAssembler
 from recordings.manifest import Segment
-from recordings.sinks import PublicationInfo
 
 log = logging.getLogger(__name__)
 

@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from media import sinks as media_sinks
 from media.events import RoomEvent, RoomListener
 from media.registry import RoomRegistry
 from media.room import Room
 from models.db import SessionFactory
 from models.meeting import Meeting
-from recordings import sinks as recording_sinks
 from recordings.jobs import (
     JobRunner,
     create_recording,
@@ -57,31 +54,13 @@ def processing_settings(config: RecordingConfig) -> ProcessingSettings:
     return ProcessingSettings(ffmpeg_binary=config.ffmpeg_binary, concurrency=config.concurrency)
 
 
-class RecorderSink:
-    """The room's ``PacketSink`` in front of a recorder.
-
-    ``media.sinks.PublicationInfo`` and ``recordings.sinks.PublicationInfo`` are twins kept apart
-    by the import rules (``recordings`` does not import ``media``): this converts one to the other.
-    """
-
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-        self.rtp_packet: Callable[[str, bytes, float], None] = recorder.rtp_packet
-
-    def publication_added(self, info: media_sinks.PublicationInfo) -> None:
-        self.recorder.publication_added(recording_sinks.PublicationInfo(**dataclasses.asdict(info)))
-
-    def publication_removed(self, publication_id: str) -> None:
-        self.recorder.publication_removed(publication_id)
-
-
 @dataclass
 class ActiveRecording:
     meeting_id: int
     room: Room
     recording_id: int | None = None
     recorder: Recorder | None = None
-    sink: RecorderSink | None = None
+    attached: bool = False  # the recorder is one of the room's sinks
     finished: bool = False
 
 
@@ -146,8 +125,8 @@ class RecordingService:
             if room.close_reason is not None or self._stopping:
                 await self._finish(active)
                 return
-            active.sink = RecorderSink(recorder)
-            room.add_sink(active.sink)
+            room.add_sink(recorder)
+            active.attached = True
             self._watch_close(active)
             log.info("recording meeting %s (recording %s)", active.meeting_id, recording_id)
         except Exception:
@@ -170,11 +149,11 @@ class RecordingService:
         active.finished = True
         if self.active.get(active.room.id) is active:
             del self.active[active.room.id]
-        recorder, sink = active.recorder, active.sink
+        recorder = active.recorder
         if recorder is None or active.recording_id is None:
             return
-        if sink is not None:
-            active.room.remove_sink(sink)
+        if active.attached:
+            active.room.remove_sink(recorder)
         try:
             manifest = await recorder.stop()  # closes the files in a thread
             await finish_recording(self.sessions, active.recording_id, manifest)

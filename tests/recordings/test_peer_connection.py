@@ -15,8 +15,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
+from media.sinks import PublicationInfo
 from recordings.recorder import Recorder
-from recordings.sinks import PublicationInfo
 from tests.recordings.helpers import decode_all
 
 RECORD_SECONDS = 2.5
