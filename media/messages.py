@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, Self, cast
 
 from media.errors import ErrorCode, MediaError
 
@@ -205,45 +205,36 @@ class LowerHand:
 
 
 @dataclass(frozen=True)
-class StageOn:
+class Targeted:
+    """A moderator's action on one participant, named by its identity key."""
+
+    identity_key: str
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Self:
+        return cls(identity_key=_str(obj, "identity_key"))
+
+
+@dataclass(frozen=True)
+class StageOn(Targeted):
     type: ClassVar[str] = "stage_on"
-    identity_key: str
-
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> StageOn:
-        return cls(identity_key=_str(obj, "identity_key"))
 
 
 @dataclass(frozen=True)
-class StageOff:
+class StageOff(Targeted):
     type: ClassVar[str] = "stage_off"
-    identity_key: str
-
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> StageOff:
-        return cls(identity_key=_str(obj, "identity_key"))
 
 
 @dataclass(frozen=True)
-class Mute:
+class Mute(Targeted):
     """A moderator mutes someone's microphone."""
 
     type: ClassVar[str] = "mute"
-    identity_key: str
-
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> Mute:
-        return cls(identity_key=_str(obj, "identity_key"))
 
 
 @dataclass(frozen=True)
-class Kick:
+class Kick(Targeted):
     type: ClassVar[str] = "kick"
-    identity_key: str
-
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> Kick:
-        return cls(identity_key=_str(obj, "identity_key"))
 
 
 @dataclass(frozen=True)
