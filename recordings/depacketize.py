@@ -177,7 +177,9 @@ class FrameAssembler:
         return now - oldest > REORDER_SECONDS
 
     def _skip_lost_frame(self) -> None:
-        """Give up the frame at ``_next``: drop up to the first marker after the gap."""
+        """Give up the frame at ``_next``: drop up to the first marker after the gap, or, with
+        no marker pending, up to the next frame start. Always drops a packet or moves ``_next``
+        forward, so :meth:`_drain` cannot loop forever."""
         assert self._next is not None
         self.stats.lost_frames += 1
         markers = sorted(s for s, p in self._pending.items() if p.packet.marker)
@@ -187,9 +189,24 @@ class FrameAssembler:
                 self._forget(seq)
             self._next = end + 1
             self._dropped_before = end + 1
-        else:
-            self._dropped_before = max(self._pending) if self._pending else None
-            self._next = None
+            return
+        starts = [s for s in sorted(self._pending) if s > self._next and self._begins_frame(s)]
+        if starts:
+            for seq in [s for s in self._pending if s < starts[0]]:
+                self._forget(seq)
+            self._next = self._dropped_before = starts[0]
+            return
+        # Nothing pending can complete a frame: drop it all and wait for a frame start.
+        self._dropped_before = max(self._pending) + 1 if self._pending else None
+        self._pending.clear()
+        self._timestamps.clear()
+        self._next = None
+
+    def _begins_frame(self, seq: int) -> bool:
+        packet = self._pending[seq].packet
+        previous = self._pending.get(seq - 1)
+        new_timestamp = previous is None or previous.packet.timestamp != packet.timestamp
+        return new_timestamp and self._starts_frame(packet)
 
     def _take(self, first: int, last: int) -> EncodedFrame | None:
         parts: list[bytes] = []

@@ -33,6 +33,25 @@ async () => {
 """
 
 
+# What the client knows, printed when media does not arrive (to tell a signalling problem
+# from a media one).
+CLIENT_STATE = """
+async () => {
+  const c = window.lecturehub.client;
+  const pcState = (pc) => pc && {
+    connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState,
+    mids: pc.getTransceivers().map((t) => `${t.mid}:${t.currentDirection}`),
+  };
+  return {
+    state: c.state, you: c.you && c.you.identity_key,
+    publications: [...c.publications.keys()],
+    tracks: [...c.tracks.entries()].map(([mid, t]) => `${mid}=${t.identity_key}/${t.kind}`),
+    down: pcState(c.down), up: pcState(c.up), inbound: await c.inboundStats(),
+  };
+}
+"""
+
+
 async def received(page: Any) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = await page.evaluate(STATS_BY_SENDER)
     return result
@@ -55,7 +74,10 @@ async def wait_growing(page: Any, key: str, field: str, by: int, timeout: float 
                 )
                 return
         await asyncio.sleep(0.25)
-    raise AssertionError(f"{key} {field} did not grow by {by} within {timeout} s: {last}")
+    state = await page.evaluate(CLIENT_STATE)
+    raise AssertionError(
+        f"{key} {field} did not grow by {by} within {timeout} s: {last}; client: {state}"
+    )
 
 
 async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_both(
