@@ -500,6 +500,14 @@ for _kind in KINDS:
     _register(_kind)
 
 
+@routes.get(charts.CHARTS_CSS_PATH)
+async def charts_stylesheet(request: web.Request) -> web.Response:
+    """The charts' stylesheet (pygal's, generated once): the CSP refuses it inline."""
+    response = web.Response(text=charts.charts_css(), content_type="text/css")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
 @routes.get("/reports")
 @login_required
 async def reports_index(request: web.Request, viewer: Viewer) -> web.Response:
