@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
+from models.recording import Recording
 from models.viewing import ViewingProgress
 from tests.e2e.conftest import free_port, wait_for_js
 from tests.web.conftest import PASSWORD, World, build_world, cheap_hash, web_config
@@ -189,3 +190,36 @@ async def test_a_member_of_another_branch_cannot_watch(
     assert response.status == 403
     assert await page.locator("video").count() == 0
     await page.context.close()
+
+
+async def test_an_organiser_is_asked_before_a_recording_is_deleted(
+    browser: Any, replay_server: ReplayServer, live_engine: AsyncEngine
+) -> None:
+    # The question comes from data-confirm and /static/js/confirm.js: the CSP runs no onsubmit.
+    page = await login_page(browser, replay_server, "olga")
+    await page.goto(f"/meetings/{replay_server.meeting_id}/replay")
+    questions: list[str] = []
+
+    async def answer(dialog: Any, accept: bool) -> None:
+        questions.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    delete = page.locator("form[action$='/delete'] button[type=submit]")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
+    await delete.click()
+    await page.wait_for_timeout(300)
+    assert questions == ["确定删除该录像及其文件吗？"]
+    assert page.url.endswith("/replay")  # dismissed: nothing was posted
+    assert await recording_exists(live_engine, replay_server.recording_id)
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
+    async with page.expect_navigation():
+        await delete.click()
+    assert page.url.endswith(f"/meetings/{replay_server.meeting_id}")
+    assert not await recording_exists(live_engine, replay_server.recording_id)
+    await page.context.close()
+
+
+async def recording_exists(engine: AsyncEngine, recording_id: int) -> bool:
+    async with make_session_factory(engine)() as db:
+        return await db.get(Recording, recording_id) is not None
