@@ -26,6 +26,9 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
 def test_lists_come_from_comma_separated_environment_values() -> None:
     config = load_config(env={"LECTUREHUB_MEDIA_ICE_SERVERS": "stun:a:3478, turn:b:3478"})
     assert config.media.ice_servers == ["stun:a:3478", "turn:b:3478"]
+    config = load_config(env={"LECTUREHUB_SERVER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"})
+    assert config.server.trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]
+    assert load_config(env={}).server.trusted_proxies == []  # X-Forwarded-For ignored
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,10 @@ def test_lists_come_from_comma_separated_environment_values() -> None:
         ("[server]\nprot = 1\n", "server.prot"),
         ("[server]\nsecret_key = 'short'\n", "secret_key"),
         ("[server\n", "cannot read"),
+        (
+            "[server]\ntrusted_proxies = ['10.0.0.0/8', 'proxy']\n",
+            "server.trusted_proxies.*'proxy'",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(

@@ -13,10 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.db import make_engine, make_session_factory
 from web import headers
 from web.auth import csrf_middleware
+from web.client_address import TrustedProxies
 from web.config import Config, ensure_secret_key
 from web.errors import error_middleware
 from web.i18n import Catalogues
-from web.keys import CATALOGUES, CONFIG, ENGINE, LOGIN_LIMITER, RECORDINGS, ROOMS, SESSIONS
+from web.keys import (
+    CATALOGUES,
+    CONFIG,
+    ENGINE,
+    LOGIN_LIMITER,
+    RECORDINGS,
+    ROOMS,
+    SESSIONS,
+    TRUSTED_PROXIES,
+)
 from web.language import locale_middleware
 from web.live.wiring import build_live, live_context
 from web.ratelimit import LoginLimiter
@@ -60,6 +70,7 @@ def create_app(config: Config, *, engine: AsyncEngine | None = None) -> web.Appl
     app[CONFIG] = config
     app[CATALOGUES] = Catalogues.load(config.server.default_locale)
     app[LOGIN_LIMITER] = LoginLimiter(config.server.login_attempts_per_minute)
+    app[TRUSTED_PROXIES] = TrustedProxies(config.server.trusted_proxies)
     owned = engine is None
     app[ENGINE] = engine or make_engine(config.database_url, echo=config.database.echo)
     app[SESSIONS] = make_session_factory(app[ENGINE])

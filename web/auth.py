@@ -13,6 +13,7 @@ session yet) but must be ``application/json``, which a cross-site form cannot se
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from models.access import Viewer, load_viewer
 from models.accounts import authenticate
 from web.errors import CsrfError, Forbidden, NotAuthorised, TooManyRequests
 from web.i18n import _
-from web.keys import LOGIN_LIMITER, SESSIONS
+from web.keys import LOGIN_LIMITER, SESSIONS, TRUSTED_PROXIES
 from web.language import SESSION_LOCALE
 
 SESSION_ACCOUNT = "account_id"
@@ -34,6 +35,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 JSON_LOGIN_PATH = "/api/v1/login"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORWARDED_FOR = "X-Forwarded-For"
 
 _VIEWER = web.RequestKey("viewer", Viewer)
 _VIEWER_LOADED = web.RequestKey("viewer_loaded", bool)
@@ -94,7 +96,13 @@ person_required = requires(lambda viewer: not viewer.is_site)
 
 
 def _limiter_keys(request: web.Request, username: str) -> tuple[str, str]:
-    return f"user:{username.strip().lower()}", f"addr:{request.remote or '?'}"
+    """The username's key and the client address's key. Every username is counted, known or
+    not, so an unknown user and a wrong password still get the same answers (401, then 429);
+    it is hashed so that long made-up names cost the limiter no memory."""
+    name = hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()[:32]
+    forwarded = request.headers.getall(FORWARDED_FOR, [])
+    address = request.app[TRUSTED_PROXIES].key(request.remote, forwarded)
+    return f"user:{name}", f"addr:{address}"
 
 
 async def log_in(request: web.Request, username: str, password: str) -> Viewer:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar, cast, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from web.client_address import parse_networks
+
 ENV_PREFIX = "LECTUREHUB_"
 
 
@@ -51,7 +53,15 @@ class ServerConfig:
     )
     session_max_age: int = setting(12 * 3600, "Seconds a login session stays valid.")
     login_attempts_per_minute: int = setting(
-        10, "Failed logins allowed per username and per client address in a minute."
+        10,
+        "Failed logins allowed per username and per client address in a minute (counted in "
+        "each server process on its own).",
+    )
+    trusted_proxies: list[str] = setting(
+        [],
+        "Addresses or CIDR networks of the reverse proxies in front of the hub. Only a request "
+        "from one of them has its X-Forwarded-For believed (the right-most address that is not "
+        "a trusted proxy is the client); empty: the header is ignored.",
     )
     default_locale: str = setting("zh_CN", "Language of the interface by default (zh_CN, en).")
     time_zone: str = setting(
@@ -250,6 +260,10 @@ def load_config(
         raise ConfigError("setting server.secret_key must be at least 32 characters")
     if config.server.default_locale not in {"zh_CN", "en"}:
         raise ConfigError("setting server.default_locale must be zh_CN or en")
+    try:
+        parse_networks(config.server.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"setting server.trusted_proxies: {exc}") from exc
     try:
         ZoneInfo(config.server.time_zone)
     except (ValueError, ZoneInfoNotFoundError) as exc:

@@ -1,4 +1,5 @@
-"""Failed-login rate limiting per username and per client address (in memory)."""
+"""Failed-login rate limiting per username and per client address (in the memory of this
+process: see docs/configuration.md, "Failed logins and reverse proxies")."""
 
 from __future__ import annotations
 

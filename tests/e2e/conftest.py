@@ -6,6 +6,7 @@ own download. Every wait has a timeout.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import socket
@@ -108,20 +109,90 @@ async def live_server(
         await runner.cleanup()
 
 
+CSP_VIOLATIONS = pytest.StashKey[list[str]]()
+
+# Chromium logs a refused resource to the console ("Refused to ... because it violates the
+# following Content Security Policy directive"); the DOM event catches the same for anything a
+# test does not keep a page open long enough to log. Init scripts run outside the page's CSP.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+def is_csp_message(text: str) -> bool:
+    return "content security policy" in text.lower() or "content-security-policy" in text.lower()
+
+
+class CspWatchedBrowser:
+    """The Playwright browser, whose every new context records console messages about the
+    Content Security Policy; ``pytest_runtest_call`` below fails the test if there are any."""
+
+    def __init__(self, browser: Any, violations: list[str]) -> None:
+        self._browser = browser
+        self._violations = violations
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    async def new_context(self, **kwargs: Any) -> Any:
+        context = await self._browser.new_context(**kwargs)
+        await context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+        def on_console(msg: Any) -> None:
+            if is_csp_message(msg.text):
+                self._violations.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
+
+        context.on("console", on_console)
+        return context
+
+    async def new_page(self, **kwargs: Any) -> Any:
+        context = await self.new_context(**kwargs)
+        return await context.new_page()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    result = yield
+    violations = item.stash.get(CSP_VIOLATIONS, [])
+    if violations:
+        pytest.fail("Content Security Policy violations:\n" + "\n".join(violations))
+    return result
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+async def browser(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (make chromium)")
+    violations = request.node.stash.setdefault(CSP_VIOLATIONS, [])
     async with async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=20_000
         )
         try:
-            yield chromium
+            yield CspWatchedBrowser(chromium, violations)
         finally:
             await chromium.close()
+
+
+async def wait_for_js(page: Any, expression: str, timeout: float = 10_000) -> Any:
+    """Poll a JavaScript expression until it is truthy (or fail after ``timeout`` ms).
+
+    Playwright's ``wait_for_function`` evaluates its predicate with ``eval`` inside the page,
+    which the hub's CSP (no 'unsafe-eval') refuses; ``page.evaluate`` goes through the
+    DevTools protocol, which the page's CSP does not govern."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout / 1000
+    while True:
+        value = await page.evaluate(expression)
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout} ms waiting for: {expression}")
+        await asyncio.sleep(0.1)
 
 
 async def logged_in_page(

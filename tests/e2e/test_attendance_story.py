@@ -70,6 +70,11 @@ async def test_a_report_prints_without_the_navigation(
     await page.goto(f"/reports/units/{live_server.world.orgs['G1']}?from={year}-01-01")
     assert await page.locator("header.top").is_visible()
     assert await page.locator("svg.pygal-chart").count() == 1
+    # The chart's styles come from /static/css/charts.css (the CSP refuses pygal's inline ones).
+    axis_font = await page.evaluate(
+        "getComputedStyle(document.querySelector('svg.pygal-chart .axis text')).fontSize"
+    )
+    assert axis_font == "10px"
     await page.emulate_media(media="print")
     assert not await page.locator("header.top").is_visible()
     assert not await page.locator(".report-tools").is_visible()

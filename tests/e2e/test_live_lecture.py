@@ -13,7 +13,7 @@ from models.attendance.enums import EventKind
 from models.attendance.tables import AttendanceEvent
 from models.enums import MeetingStatus
 from models.meeting import Meeting
-from tests.e2e.conftest import LiveServer, logged_in_page
+from tests.e2e.conftest import LiveServer, logged_in_page, wait_for_js
 from web.keys import LIVE_WRITER, SESSIONS
 
 pytestmark = pytest.mark.browser
@@ -98,7 +98,8 @@ async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_
         wait_growing(bob, f"{alice_key}/video", "frames", 20),
         wait_growing(bob, f"{alice_key}/audio", "packets", 20),
     )
-    await bob.wait_for_function(
+    await wait_for_js(
+        bob,
         "() => [...document.querySelectorAll('#stage video')].some(v => v.currentTime > 0.3)",
         timeout=10_000,
     )
@@ -135,7 +136,8 @@ async def test_a_presenter_is_seen_and_heard_by_a_member_and_a_site_on_stage_by_
 
     # Bob's connection drops; the client joins again with its resume token and media returns.
     await bob.evaluate("() => window.lecturehub.client.restart()")
-    await bob.wait_for_function(
+    await wait_for_js(
+        bob,
         "() => document.getElementById('connection').dataset.state === 'connected'",
         timeout=10_000,
     )

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.db import make_session_factory
+from models.recording import Recording
 from models.viewing import ViewingProgress
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, wait_for_js
 from tests.web.conftest import PASSWORD, World, build_world, cheap_hash, web_config
 from tests.web.replay.conftest import add_recording, make_replay_files, meeting_in_the_past
 from web.app import create_app
@@ -101,8 +102,8 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
     page = await login_page(browser, server, "alice")
     await page.goto(f"/meetings/{server.meeting_id}/replay")
     assert await page.locator("#watched").inner_text() == "已观看：0.0%"
-    await page.wait_for_function(
-        "document.getElementById('replay-video').readyState >= 1", timeout=10_000
+    await wait_for_js(
+        page, "document.getElementById('replay-video').readyState >= 1", timeout=10_000
     )
     duration = await page.evaluate("document.getElementById('replay-video').duration")
     assert abs(duration - LENGTH) < 0.5
@@ -110,12 +111,13 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
     # It plays: currentTime advances.
     # Not awaiting play()'s promise: evaluate has no timeout of its own.
     await page.evaluate("() => { document.getElementById('replay-video').play(); }")
-    await page.wait_for_function(
-        "document.getElementById('replay-video').currentTime > 2.0", timeout=10_000
+    await wait_for_js(
+        page, "document.getElementById('replay-video').currentTime > 2.0", timeout=10_000
     )
     # Seek with the chapter list; playback continues from there.
     await page.get_by_role("button", name="专题辅导：党章学习").click()
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         f"document.getElementById('replay-video').currentTime > {CHAPTER_AT + 1.0}",
         timeout=10_000,
     )
@@ -157,8 +159,8 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
 
     # Coming back resumes where the member left off.
     await page.reload()
-    await page.wait_for_function(
-        "document.getElementById('replay-video').readyState >= 1", timeout=10_000
+    await wait_for_js(
+        page, "document.getElementById('replay-video').readyState >= 1", timeout=10_000
     )
     await page.wait_for_selector("#resume-note:not([hidden])", timeout=5_000)
     assert abs(await current_time(page) - position) < 0.6
@@ -172,8 +174,10 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
 
     # A link to a moment starts there.
     await page.goto(f"/meetings/{server.meeting_id}/replay?t=5")
-    await page.wait_for_function(
-        "Math.abs(document.getElementById('replay-video').currentTime - 5) < 0.3", timeout=10_000
+    await wait_for_js(
+        page,
+        "Math.abs(document.getElementById('replay-video').currentTime - 5) < 0.3",
+        timeout=10_000,
     )
     await page.context.close()
 
@@ -186,3 +190,36 @@ async def test_a_member_of_another_branch_cannot_watch(
     assert response.status == 403
     assert await page.locator("video").count() == 0
     await page.context.close()
+
+
+async def test_an_organiser_is_asked_before_a_recording_is_deleted(
+    browser: Any, replay_server: ReplayServer, live_engine: AsyncEngine
+) -> None:
+    # The question comes from data-confirm and /static/js/confirm.js: the CSP runs no onsubmit.
+    page = await login_page(browser, replay_server, "olga")
+    await page.goto(f"/meetings/{replay_server.meeting_id}/replay")
+    questions: list[str] = []
+
+    async def answer(dialog: Any, accept: bool) -> None:
+        questions.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    delete = page.locator("form[action$='/delete'] button[type=submit]")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
+    await delete.click()
+    await page.wait_for_timeout(300)
+    assert questions == ["确定删除该录像及其文件吗？"]
+    assert page.url.endswith("/replay")  # dismissed: nothing was posted
+    assert await recording_exists(live_engine, replay_server.recording_id)
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
+    async with page.expect_navigation():
+        await delete.click()
+    assert page.url.endswith(f"/meetings/{replay_server.meeting_id}")
+    assert not await recording_exists(live_engine, replay_server.recording_id)
+    await page.context.close()
+
+
+async def recording_exists(engine: AsyncEngine, recording_id: int) -> bool:
+    async with make_session_factory(engine)() as db:
+        return await db.get(Recording, recording_id) is not None

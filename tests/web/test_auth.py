@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.web.conftest import PASSWORD, Client, MakeClient, World, api_login
@@ -76,6 +77,73 @@ async def test_repeated_failures_are_rate_limited_per_client_address(
         await client.post("/api/v1/login", json={"username": username, "password": "x"})
     response = await client.post("/api/v1/login", json={"username": "u4", "password": "x"})
     assert response.status == 429
+
+
+async def failed_login(client: Client, username: str, forwarded_for: str | None = None) -> int:
+    headers = {} if forwarded_for is None else {"X-Forwarded-For": forwarded_for}
+    response = await client.post(
+        "/api/v1/login", json={"username": username, "password": "x"}, headers=headers
+    )
+    return response.status
+
+
+async def test_a_client_that_is_not_a_trusted_proxy_cannot_dodge_the_limit_with_x_forwarded_for(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    # The default trusts no proxy: the test client's 127.0.0.1 is the address, whatever it says.
+    client = await make_client(sqlite_engine, LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="3")
+    statuses = [
+        await failed_login(client, f"u{i}", f"203.0.113.{i}, 198.51.100.{i}") for i in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(
+        sqlite_engine,
+        LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="3",
+        LECTUREHUB_SERVER_TRUSTED_PROXIES="127.0.0.1",
+    )
+    for username in ("u1", "u2", "u3"):
+        assert await failed_login(client, username, "203.0.113.1") == 401
+    assert await failed_login(client, "u4", "203.0.113.1") == 429
+    # Another client behind the same proxy is not held back by the first one...
+    assert await failed_login(client, "u5", "203.0.113.2") == 401
+    # ...and the first cannot escape by writing its own entry left of what the proxy appended.
+    assert await failed_login(client, "u6", "198.51.100.9, 203.0.113.1") == 429
+
+
+async def test_a_guess_at_one_account_spread_over_many_addresses_is_limited(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(
+        sqlite_engine,
+        LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="3",
+        LECTUREHUB_SERVER_TRUSTED_PROXIES="127.0.0.0/8",
+    )
+    statuses = [await failed_login(client, "alice", f"203.0.113.{i}") for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    # An unknown username is limited the same way: the answers do not tell which one exists.
+    statuses = [await failed_login(client, "nobody-here", f"198.51.100.{i}") for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    # The username key ignores case and surrounding blanks.
+    assert await failed_login(client, " ALICE ", "192.0.2.1") == 429
+
+
+@pytest.mark.parametrize("header", ["", "garbage", "203.0.113.1:80", ",,,", "1.2.3.4, nonsense"])
+async def test_a_malformed_x_forwarded_for_from_a_trusted_proxy_counts_the_proxy(
+    make_client: MakeClient, sqlite_engine: AsyncEngine, world: World, header: str
+) -> None:
+    client = await make_client(
+        sqlite_engine,
+        LECTUREHUB_SERVER_LOGIN_ATTEMPTS_PER_MINUTE="2",
+        LECTUREHUB_SERVER_TRUSTED_PROXIES="127.0.0.1",
+    )
+    assert await failed_login(client, "u1", header) == 401
+    assert await failed_login(client, "u2") == 401
+    assert await failed_login(client, "u3", header) == 429  # one key: the proxy's address
 
 
 async def test_the_session_cookie_is_http_only_same_site_lax_and_encrypted(

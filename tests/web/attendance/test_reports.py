@@ -19,6 +19,7 @@ from tests.web.attendance.helpers import (
     xlsx_sheets,
 )
 from tests.web.conftest import Client
+from tests.web.test_csp import inline_code
 
 SITE = "一连会议室"
 
@@ -136,6 +137,8 @@ async def test_the_unit_report_counts_the_subtree_with_both_rates(
     per_member = rows_by(tables[1], "姓名")
     assert per_member["李博"]["已补课"] == "1" and per_member["李博"]["出席"] == "0"
     assert "<svg" in html
+    assert inline_code(html) == []  # the CSP refuses pygal's inline script and styles
+    assert '<link rel="stylesheet" href="/static/css/charts.css">' in html
 
     sections = csv_sections(
         await (await client.get(f"/reports/units/{g1}/export.csv{query}")).read()

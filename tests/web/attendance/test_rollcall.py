@@ -16,6 +16,7 @@ from models.rollcall import RollCallCode
 from tests.web.attendance.conftest import add_lecture
 from tests.web.attendance.helpers import login
 from tests.web.conftest import Client, World
+from tests.web.test_csp import inline_code
 
 UTC = dt.UTC
 
@@ -55,6 +56,7 @@ async def test_the_site_host_ticks_members_present_from_the_expected_list(
     page = await (await client.get(f"/meetings/{meeting_id}/rollcall")).text()
     for name in ("张爱丽", "李博", "王大卫", "赵卡罗"):
         assert name in page
+    assert inline_code(page) == []  # the CSP refuses inline code (tests/web/test_csp.py)
     searched = await (await client.get(f"/meetings/{meeting_id}/rollcall?q=爱丽")).text()
     assert "张爱丽" in searched and "李博" not in searched
 
@@ -109,6 +111,7 @@ async def test_a_member_confirms_the_sites_code_on_a_phone(
     code = await _code(sqlite_engine, meeting_id, s["SA"])
     page = await (await client.get(f"/meetings/{meeting_id}/rollcall")).text()
     assert f'data-code="{code}"' in page and "<svg" in page  # the QR code
+    assert inline_code(page) == []  # inline SVG with presentation attributes only: CSP-clean
     assert f"checkin?site={s['SA']}&amp;code={code}" in page
 
     token = await login(client, "bob")

@@ -13,6 +13,7 @@ from models.recording import Recording, RecordingMarker, RecordingStatus
 from tests.web.conftest import Client, World, api_login
 from tests.web.replay.conftest import Ready, add_recording, meeting_in_the_past
 from tests.web.test_auth import csrf_from
+from tests.web.test_csp import inline_code
 
 
 async def test_member_gets_the_page_with_video_poster_chapters_and_speeds(
@@ -28,6 +29,7 @@ async def test_member_gets_the_page_with_video_poster_chapters_and_speeds(
     assert '<option value="1.5"' in page and '<option value="2.0"' in page
     assert "已观看" in page  # the watched percentage, in Chinese
     assert '"next_seq": 0' in page and '"tracked": true' in page
+    assert inline_code(page) == []  # the CSP refuses inline code (tests/web/test_csp.py)
 
 
 async def test_video_is_served_with_http_range(client: Client, ready: Ready) -> None:

@@ -20,6 +20,7 @@ let seq = config.next_seq;
 let reported = []; // union of the ranges the server accepted from this page
 let chain = Promise.resolve();
 let timer = null;
+showBar(config.percent);
 
 function format(text, values) {
   return text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key])).replace(/%%/g, "%");
@@ -35,6 +36,11 @@ function clock(seconds) {
 
 function showPercent(percent) {
   watched.textContent = format(config.strings.watched, { percent: Number(percent).toFixed(1) });
+  showBar(percent);
+}
+
+function showBar(percent) {
+  // Set through the CSSOM: a style= attribute in the page would need 'unsafe-inline' in the CSP.
   watchedBar.style.width = `${Math.min(100, percent)}%`;
 }
 

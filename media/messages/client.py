@@ -1,12 +1,11 @@
-"""The signalling protocol's messages: one typed dataclass each, validated before use.
+"""Messages from the client to the server: one typed dataclass each, validated before use.
 
-Client messages are parsed from JSON objects by `parse_client_message`; server messages
-are turned into JSON text by `encode`. docs/protocol.md is the reference.
+`parse_client_message` checks the size, the JSON and every field of a message before any of it
+is used, and raises MediaError with a stable code. docs/protocol.md is the reference.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from typing import Any, ClassVar, Literal, Self, cast
 
 from media.errors import ErrorCode, MediaError
 
-PROTOCOL_VERSION = 1
 MAX_SDP_CHARS = 60_000
 MAX_ID_CHARS = 200
 SOURCES = ("camera", "microphone", "screen")
@@ -59,9 +57,6 @@ def _sdp(obj: dict[str, Any]) -> str:
     if not sdp.startswith("v=0"):
         raise MediaError(ErrorCode.INVALID_SDP, "'sdp' is not a session description")
     return sdp
-
-
-# -- client to server ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -315,188 +310,3 @@ def parse_client_message(text: str, max_bytes: int) -> ClientMessage:
     if parse is None:
         raise MediaError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}")
     return parse(obj)
-
-
-# -- server to client ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParticipantView:
-    identity_key: str
-    display_name: str
-    kind: str
-    moderator: bool
-    can_publish: bool
-    on_stage: bool
-    hand_raised: bool
-
-
-@dataclass(frozen=True)
-class PublicationView:
-    publication_id: str
-    identity_key: str
-    display_name: str
-    kind: str
-    source: str
-    muted: bool
-
-
-@dataclass(frozen=True)
-class IceServerView:
-    urls: list[str]
-    username: str | None = None
-    credential: str | None = None
-
-
-@dataclass(frozen=True)
-class Welcome:
-    type: ClassVar[str] = "welcome"
-    version: int
-    room_id: str
-    title: str
-    mode: str
-    locked: bool
-    you: ParticipantView
-    resume_token: str
-    heartbeat_interval: float
-    ice_servers: list[IceServerView]
-    participants: list[ParticipantView]
-    publications: list[PublicationView]
-
-
-@dataclass(frozen=True)
-class Pong:
-    type: ClassVar[str] = "pong"
-
-
-@dataclass(frozen=True)
-class Error:
-    type: ClassVar[str] = "error"
-    code: str
-    message: str
-    ref: str | None = None
-    """The type of the client message that caused it, when known."""
-
-
-@dataclass(frozen=True)
-class PublishAnswer:
-    type: ClassVar[str] = "publish_answer"
-    sdp: str
-    publications: list[PublicationMid]
-
-
-@dataclass(frozen=True)
-class PublicationMid:
-    publication_id: str
-    mid: str
-    kind: str
-    source: str
-
-
-@dataclass(frozen=True)
-class TrackMid:
-    mid: str
-    publication_id: str
-    identity_key: str
-    kind: str
-    source: str
-
-
-@dataclass(frozen=True)
-class SubscribeOffer:
-    """An offer on the "down" connection; `tracks` says what each active mid carries."""
-
-    type: ClassVar[str] = "subscribe_offer"
-    sdp: str
-    tracks: list[TrackMid]
-
-
-@dataclass(frozen=True)
-class ParticipantJoined:
-    type: ClassVar[str] = "participant_joined"
-    participant: ParticipantView
-
-
-@dataclass(frozen=True)
-class ParticipantLeft:
-    type: ClassVar[str] = "participant_left"
-    identity_key: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ParticipantUpdated:
-    type: ClassVar[str] = "participant_updated"
-    participant: ParticipantView
-
-
-@dataclass(frozen=True)
-class PublicationAdded:
-    type: ClassVar[str] = "publication_added"
-    publication: PublicationView
-
-
-@dataclass(frozen=True)
-class PublicationRemoved:
-    type: ClassVar[str] = "publication_removed"
-    publication_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class PublicationUpdated:
-    type: ClassVar[str] = "publication_updated"
-    publication: PublicationView
-
-
-@dataclass(frozen=True)
-class MutedByHost:
-    type: ClassVar[str] = "muted_by_host"
-    publication_id: str
-    by: str
-
-
-@dataclass(frozen=True)
-class ActiveSpeaker:
-    type: ClassVar[str] = "active_speaker"
-    identity_key: str | None
-
-
-@dataclass(frozen=True)
-class RoomUpdated:
-    type: ClassVar[str] = "room_updated"
-    locked: bool
-
-
-@dataclass(frozen=True)
-class Closed:
-    """The last message of a session."""
-
-    type: ClassVar[str] = "closed"
-    reason: str
-
-
-ServerMessage = (
-    Welcome
-    | Pong
-    | Error
-    | PublishAnswer
-    | SubscribeOffer
-    | ParticipantJoined
-    | ParticipantLeft
-    | ParticipantUpdated
-    | PublicationAdded
-    | PublicationRemoved
-    | PublicationUpdated
-    | MutedByHost
-    | ActiveSpeaker
-    | RoomUpdated
-    | Closed
-)
-
-
-def encode(message: ServerMessage) -> str:
-    """JSON text of a server message, with its `type` first."""
-    body: dict[str, Any] = {"type": message.type}
-    body.update(dataclasses.asdict(message))
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
