@@ -71,6 +71,7 @@ def read_tick(form: Form, ids_field: str) -> Tick:
             fields={"action": _("Choose one of the offered values.")},
         ) from exc
     ids = form.ids(ids_field)
+    form.check()  # not a list of ids, or more than 500
     if not ids:
         raise UserError(
             _("Tick at least one member."),
