@@ -34,13 +34,3 @@ def read_page(request: web.Request) -> Page:
         limit=_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=_number(request, "offset", 0, 0, MAX_OFFSET),
     )
-
-
-def query_id(request: web.Request, name: str) -> int | None:
-    """An optional id filter from the query string (400 when malformed)."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
-        raise UserError(code="invalid_query", fields={name: _("Choose one of the offered values.")})
-    return int(raw)

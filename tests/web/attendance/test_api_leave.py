@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.attendance.enums import EventKind, LeaveStatus
 from models.attendance.tables import AttendanceEvent, LeaveRequest
 from models.db import make_session_factory
+from models.meeting import meeting_presenter
 from tests.web.attendance.helpers import login
 from tests.web.conftest import Client, MakeClient, World, build_world
 
@@ -206,3 +207,43 @@ async def test_a_long_reason_fits_the_ledger_on_both_databases(
             await db.scalars(select(AttendanceEvent.reason).order_by(AttendanceEvent.id))
         )
     assert reasons == ["因" * 200, "否" * 200]
+
+
+async def test_ids_beyond_the_integer_range_are_not_found_on_both_databases(
+    make_client: MakeClient, engine: AsyncEngine, password_hash: str
+) -> None:
+    """PostgreSQL refuses a parameter beyond INTEGER with an error: that must not be a 500."""
+    await build_world(engine, password_hash)
+    client = await make_client(engine)
+    token = await login(client, "olga")
+    headers = {"X-CSRF-Token": token}
+    big = 2**31
+    for url in (
+        f"{API}/leave-requests/{big}",
+        f"{API}/meetings/{big}",
+        f"{API}/meetings/{big}/rollcall",
+    ):
+        assert (await client.get(url)).status == 404, url
+    for url, body in (
+        (f"{API}/leave-requests/{big}/decision", {"decision": "approve"}),
+        (f"{API}/meetings/{big}/leave-requests", {"reason": "x"}),
+        (f"{API}/notifications/{big}/read", {}),
+    ):
+        assert (await client.post(url, json=body, headers=headers)).status == 404, url
+
+
+async def test_a_presenter_who_is_not_expected_cannot_ask_for_leave(
+    client: Client, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    """Dave (branch D) presents branch A's meeting: he sees it, but is not expected there."""
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        await db.execute(
+            meeting_presenter.insert().values(
+                meeting_id=world.meetings["m_a"], member_id=world.members["dave"]
+            )
+        )
+    token = await login(client, "dave")
+    assert (await client.get(f"{API}/meetings/{world.meetings['m_a']}")).status == 200
+    refused = await _error(await _ask(client, token, world.meetings["m_a"], {"reason": "x"}), 400)
+    assert refused["code"] == "member-not-expected"
+    assert await _counts(sqlite_engine) == (0, 0)
