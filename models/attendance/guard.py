@@ -7,7 +7,7 @@ statements on the table's ``after_create`` / ``after_drop`` events, so ``metadat
 (the tests, the benchmarks) gets the triggers too.
 
 Deliberately left open: ``TRUNCATE`` on PostgreSQL (no row triggers fire; it needs the table
-owner's rights, which the application does not use) and ``DROP TABLE``. On SQLite a batch
+owner's rights; the application never issues it) and ``DROP TABLE``. On SQLite a batch
 migration that rebuilds ``attendance_event`` (copy, drop, rename) loses the triggers: such a
 revision must run :func:`install_statements` again (``tests/models/test_event_guard.py``
 checks that a migrated database refuses updates).
