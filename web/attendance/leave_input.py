@@ -132,13 +132,11 @@ def leave_visible(viewer: Viewer) -> ColumnElement[bool]:
 
 def leave_rows(viewer: Viewer, *, mine: bool) -> Select[LeaveRequest, Meeting, Member]:
     """The viewer's own requests (``mine``), or the ones they may decide."""
-    condition = (
-        LeaveRequest.member_id == viewer.member_id
-        if mine and viewer.member_id is not None
-        else meeting_manageable(viewer)
-        if not mine and viewer.can_manage
-        else false()
-    )
+    condition: ColumnElement[bool] = false()
+    if mine and viewer.member_id is not None and not viewer.is_site:
+        condition = LeaveRequest.member_id == viewer.member_id
+    elif not mine and viewer.can_manage:
+        condition = meeting_manageable(viewer)
     return (
         select(LeaveRequest, Meeting, Member)
         .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
