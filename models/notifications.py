@@ -76,12 +76,21 @@ async def unread_count(session: AsyncSession, recipient_id: int) -> int:
     return int(await session.scalar(query) or 0)
 
 
-async def inbox(session: AsyncSession, recipient_id: int, limit: int = 200) -> list[Notification]:
+async def inbox_size(session: AsyncSession, recipient_id: int) -> int:
+    query = select(func.count()).where(Notification.recipient_id == recipient_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def inbox(
+    session: AsyncSession, recipient_id: int, limit: int = 200, offset: int = 0
+) -> list[Notification]:
+    """The recipient's notifications, newest first (a page of ``limit`` from ``offset``)."""
     query = (
         select(Notification)
         .where(Notification.recipient_id == recipient_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return list(await session.scalars(query))
 

@@ -37,6 +37,9 @@ ROUTE_MODULES = (
     "web.attendance.leave",
     "web.attendance.rollcall",
     "web.attendance.birthdays",
+    "web.attendance.api_leave",
+    "web.attendance.api_rollcall",
+    "web.attendance.api_inbox",
     "web.replay.views",
 )
 

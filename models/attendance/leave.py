@@ -15,6 +15,10 @@ from models.attendance.ledger import NewEvent, append_event
 from models.attendance.rules import AttendanceRules, utc
 from models.attendance.tables import LeaveRequest
 
+# attendance_event.reason is String(200), shorter than a request's reason (the request row
+# keeps it whole); a decision's reason is limited to this length.
+EVENT_REASON_MAX = 200
+
 
 async def request_leave(
     session: AsyncSession,
@@ -42,7 +46,7 @@ async def request_leave(
             kind=EventKind.LEAVE_REQUESTED,
             occurred_at=now,
             member_id=member_id,
-            reason=reason,
+            reason=reason[:EVENT_REASON_MAX],
             source="leave",
             payload={"leave_request_id": request.id},
         ),
@@ -55,14 +59,17 @@ async def decide_leave(
     session: AsyncSession,
     request: LeaveRequest,
     approve: bool,
-    decided_by_id: int,
+    decided_by_id: int | None,
     now: dt.datetime,
     rules: AttendanceRules | None = None,
+    reason: str = "",
 ) -> LeaveRequest:
-    """The secretary approves or refuses; a later decision replaces an earlier one."""
+    """The secretary approves or refuses (with a reason, at most ``EVENT_REASON_MAX``
+    characters); a later decision replaces an earlier one."""
     request.status = LeaveStatus.APPROVED if approve else LeaveStatus.REFUSED
     request.decided_by_id = decided_by_id
     request.decided_at = utc(now)
+    request.decision_reason = reason[:EVENT_REASON_MAX] or None
     kind = EventKind.LEAVE_APPROVED if approve else EventKind.LEAVE_REFUSED
     await append_event(
         session,
@@ -72,6 +79,7 @@ async def decide_leave(
             kind=kind,
             occurred_at=now,
             member_id=request.member_id,
+            reason=reason[:EVENT_REASON_MAX],
             source="leave",
             payload={"leave_request_id": request.id, "decided_by_id": decided_by_id},
         ),

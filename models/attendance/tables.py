@@ -36,6 +36,7 @@ from models.attendance.enums import (
     LeaveStatus,
     MakeupStatus,
 )
+from models.attendance.guard import attach_guard
 from models.base import Base, created_at, intpk, timestamp
 
 
@@ -136,6 +137,8 @@ class LeaveRequest(Base):
     requested_at: Mapped[timestamp]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     decided_at: Mapped[timestamp | None]
+    # The decider's words (required to refuse); also the decision event's reason.
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class MakeupAssignment(Base):
@@ -195,3 +198,6 @@ class MemberMonthTally(_TallyCounts, Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the month's first day
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), primary_key=True)
+
+
+attach_guard(AttendanceEvent.__table__)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from web.errors import BadRequest, NotFound
+from web.forms import MAX_ID
 from web.i18n import _
 
 API = "/api/v1"
@@ -27,9 +28,10 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    """An integer id from the URL; anything else is simply not found."""
+    """An integer id from the URL; anything else is simply not found (also ids beyond the
+    INTEGER columns' range, which PostgreSQL would refuse with an error)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
         raise NotFound()
     return int(raw)
 

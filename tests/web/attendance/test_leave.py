@@ -119,3 +119,25 @@ async def test_bad_leave_requests_are_refused_and_change_nothing(
     async with make_session_factory(sqlite_engine)() as db:
         events = await db.scalar(select(func.count()).select_from(AttendanceEvent))
     assert events == 1  # only the request itself
+
+
+async def test_refusing_on_the_page_needs_a_reason_which_is_kept_and_shown(
+    client: Client, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    token = await login(client, "alice")
+    meeting_id = world.meetings["m_a"]
+    await client.post(f"/meetings/{meeting_id}/leave", data={"csrf_token": token, "reason": "病假"})
+    [leave] = await _requests(sqlite_engine)
+    token = await login(client, "sec_g1")
+    url = f"/leave-requests/{leave.id}/decide"
+    bare = await client.post(url, data={"csrf_token": token, "decision": "refuse"})
+    assert bare.status == 400 and "不批准请假须填写理由" in await bare.text()
+    response = await client.post(
+        url,
+        data={"csrf_token": token, "decision": "refuse", "reason": "训练任务不可请假"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    [leave] = await _requests(sqlite_engine)
+    assert leave.status is LeaveStatus.REFUSED and leave.decision_reason == "训练任务不可请假"
+    assert "训练任务不可请假" in await (await client.get("/leave-requests")).text()
