@@ -3,10 +3,11 @@ apply, so both accept and refuse the same things.
 
 - a member asks for a meeting they can see, before it starts, with a reason; one open
   (requested or approved) request per meeting; the ledger refuses members not expected;
-- a manager of the meeting (secretary of the host org's subtree, organiser) decides before the
-  start; refusing needs a reason;
-- a request is visible to its member and to the managers of its meeting; to anyone else it
-  does not exist (404).
+- a manager of the meeting (secretary of the host org's subtree, organiser) or of the member
+  (secretary of a branch the member belongs to, or above it) decides before the start; refusing
+  needs a reason;
+- a request is visible to its member and to those who may decide it; to anyone else it does not
+  exist (404).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.access import Viewer, meeting_manageable
+from models.access import Viewer, meeting_manageable, member_manageable
 from models.attendance.enums import LeaveStatus
 from models.attendance.leave import EVENT_REASON_MAX, decide_leave, request_leave
 from models.attendance.ledger import LedgerRefusal
@@ -120,14 +121,23 @@ async def ask_leave(
         ) from refusal
 
 
+def leave_decidable(viewer: Viewer) -> ColumnElement[bool]:
+    """Requests the viewer may decide (join ``Meeting`` and ``Member`` on the request): the
+    meeting's managers and the member's own secretaries (a brigade lecture's leave is usually
+    asked of the member's branch)."""
+    if not viewer.can_manage:
+        return false()
+    return or_(meeting_manageable(viewer), member_manageable(viewer))
+
+
 def leave_visible(viewer: Viewer) -> ColumnElement[bool]:
-    """Requests the viewer may see (join ``Meeting`` on the request's meeting)."""
+    """Requests the viewer may see (join ``Meeting`` and ``Member`` on the request)."""
     if viewer.is_site:
         return false()
     own = LeaveRequest.member_id == viewer.member_id if viewer.member_id is not None else false()
     if not viewer.can_manage:
         return own
-    return or_(own, meeting_manageable(viewer))
+    return or_(own, leave_decidable(viewer))
 
 
 def leave_rows(viewer: Viewer, *, mine: bool) -> Select[LeaveRequest, Meeting, Member]:
@@ -136,7 +146,7 @@ def leave_rows(viewer: Viewer, *, mine: bool) -> Select[LeaveRequest, Meeting, M
     if mine and viewer.member_id is not None and not viewer.is_site:
         condition = LeaveRequest.member_id == viewer.member_id
     elif not mine and viewer.can_manage:
-        condition = meeting_manageable(viewer)
+        condition = leave_decidable(viewer)
     return (
         select(LeaveRequest, Meeting, Member)
         .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
@@ -177,7 +187,10 @@ async def decide(
     """
     leave, meeting, _member = await load_leave(db, viewer, leave_id)
     manageable = viewer.can_manage and await db.scalar(
-        select(Meeting.id).where(Meeting.id == meeting.id, meeting_manageable(viewer))
+        select(LeaveRequest.id)
+        .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
+        .join(Member, Member.id == LeaveRequest.member_id)
+        .where(LeaveRequest.id == leave.id, leave_decidable(viewer))
     )
     if not manageable:
         raise Forbidden()

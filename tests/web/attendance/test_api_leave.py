@@ -247,3 +247,22 @@ async def test_a_presenter_who_is_not_expected_cannot_ask_for_leave(
     refused = await _error(await _ask(client, token, world.meetings["m_a"], {"reason": "x"}), 400)
     assert refused["code"] == "member-not-expected"
     assert await _counts(sqlite_engine) == (0, 0)
+
+
+async def test_a_members_own_secretary_decides_their_leave_for_a_brigade_lecture(
+    client: Client, world: World
+) -> None:
+    token = await login(client, "alice")  # expected at the committee's lecture (host C)
+    leave = (
+        await _json(await _ask(client, token, world.meetings["m_lecture"], {"reason": "值班"}), 201)
+    )["leave_request"]
+
+    token = await login(client, "sec_d")  # secretary of branch D: neither host nor alice's
+    assert (await client.get(f"{API}/leave-requests/{leave['id']}")).status == 404
+    assert (await _decide(client, token, leave["id"], {"decision": "approve"})).status == 404
+
+    token = await login(client, "sec_g1")  # G1 is above alice's branch A, below host C
+    managed = await _json(await client.get(f"{API}/leave-requests"), 200)
+    assert [r["id"] for r in managed["leave_requests"]] == [leave["id"]]
+    approved = await _json(await _decide(client, token, leave["id"], {"decision": "approve"}), 200)
+    assert approved["leave_request"]["status"] == "approved"
