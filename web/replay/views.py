@@ -139,6 +139,7 @@ async def replay_page(request: web.Request) -> web.StreamResponse:
                 state = await open_replay(db, viewer.member_id, recording.id, now)
                 await db.commit()
         credited = await credited_by_part(db, viewer.member_id, parts)
+        managed = await _managed_recordings(db, meeting_id) if viewer.is_organiser else []
     total = sum(p.duration or 0.0 for p in parts)
     context: dict[str, Any] = {
         "meeting": meeting,
@@ -162,6 +163,7 @@ async def replay_page(request: web.Request) -> web.StreamResponse:
         "chapters": [(c, clock(c.at)) for c in chapters],
         "speeds": SPEEDS,
         "can_manage_recording": viewer.is_organiser,
+        "managed": managed,
         "replay_config": None,
     }
     if recording is not None:
@@ -185,6 +187,16 @@ async def replay_page(request: web.Request) -> web.StreamResponse:
             "strings": {key: translate(tr, text) for key, text in STRINGS.items()},
         }
     return await render(request, "replay.html", context)
+
+
+async def _managed_recordings(db: Any, meeting_id: int) -> list[tuple[Recording, str]]:
+    """Every recording of the meeting but one in progress, with its length, for organisers."""
+    rows = await db.scalars(
+        select(Recording)
+        .where(Recording.meeting_id == meeting_id, Recording.status != RecordingStatus.RECORDING)
+        .order_by(Recording.created_at, Recording.id)
+    )
+    return [(r, clock(r.duration or 0.0)) for r in rows]
 
 
 async def _ready_file(request: web.Request, column: str) -> web.FileResponse:
