@@ -111,7 +111,10 @@ _HTTP_CODES = {
 
 
 def is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    """API paths, and scripts on pages that ask for JSON (the live page's recording controls)."""
+    return request.path.startswith("/api/") or request.headers.get("Accept", "").startswith(
+        "application/json"
+    )
 
 
 async def error_response(request: web.Request, error: HubError) -> web.StreamResponse:

@@ -13,6 +13,11 @@ because ``web/`` is the only composition root:
   in ``recording`` (their files are used as they are) and queues them; then the runner starts
   and processes every queued job, ``config.recording.concurrency`` at a time.
 - Expired recordings (``recording.retention_days``) are deleted at start-up and every hour.
+- The host may stop the recording of a live room (:meth:`RecordingService.stop_recording`: it is
+  finished and processed like at the room's close) and record again
+  (:meth:`RecordingService.start_recording`): each run is one more ``Recording`` of the
+  meeting, a part of its replay. A room the host stopped is not recorded again by itself when
+  someone joins.
 """
 
 from __future__ import annotations
@@ -41,9 +46,9 @@ from recordings.jobs import (
     recover_after_crash,
 )
 from recordings.postprocess import ProcessingSettings
-from recordings.recorder import Recorder
+from recordings.recorder import Recorder, RecorderState
 from web.config import Config, RecordingConfig
-from web.live.rooms import meeting_id_of
+from web.live.rooms import meeting_id_of, room_id
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,27 @@ def processing_settings(config: RecordingConfig) -> ProcessingSettings:
     return ProcessingSettings(ffmpeg_binary=config.ffmpeg_binary, concurrency=config.concurrency)
 
 
+@dataclass(frozen=True)
+class LiveRecordingState:
+    """What the host's controls show: ``recording``, ``paused``, ``starting`` or ``off``."""
+
+    state: str
+    elapsed: float = 0.0  # seconds recorded (paused time excluded)
+    recording_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "paused": self.state == "paused",
+            "elapsed": round(self.elapsed, 1),
+            "recording_id": self.recording_id,
+        }
+
+
+class NoRoom(Exception):
+    """The meeting has no open room to record."""
+
+
 @dataclass
 class ActiveRecording:
     meeting_id: int
@@ -62,6 +88,7 @@ class ActiveRecording:
     recorder: Recorder | None = None
     attached: bool = False  # the recorder is one of the room's sinks
     finished: bool = False
+    declined: bool = False  # not recorded after all (not marked ``record``, or it failed)
 
 
 class RecordingService:
@@ -74,6 +101,7 @@ class RecordingService:
         self.registry = registry
         self.runner = JobRunner(sessions, config.data_dir, processing_settings(config.recording))
         self.active: dict[str, ActiveRecording] = {}  # by room id
+        self.held: set[str] = set()  # rooms whose recording the host stopped
         self._tasks: set[asyncio.Task[None]] = set()
         self._retention: asyncio.Task[None] | None = None
         self._stopping = False
@@ -82,7 +110,12 @@ class RecordingService:
 
     def on_room_event(self, event: RoomEvent) -> None:
         """Called synchronously by rooms; never blocks (work goes to tasks)."""
-        if event.kind == "joined" and event.room_id not in self.active and not self._stopping:
+        if (
+            event.kind == "joined"
+            and event.room_id not in self.active
+            and event.room_id not in self.held
+            and not self._stopping
+        ):
             meeting_id = meeting_id_of(event.room_id)
             room = self.registry.get(event.room_id)
             if meeting_id is None or room is None or room.close_reason is not None:
@@ -107,6 +140,7 @@ class RecordingService:
                     select(Meeting.record).where(Meeting.id == active.meeting_id)
                 )
             if not record or active.room.close_reason is not None or self._stopping:
+                active.declined = True
                 if not record:
                     log.info("meeting %s is not recorded", active.meeting_id)
                 return
@@ -130,6 +164,7 @@ class RecordingService:
             self._watch_close(active)
             log.info("recording meeting %s (recording %s)", active.meeting_id, recording_id)
         except Exception:
+            active.declined = True
             log.exception("could not start recording meeting %s", active.meeting_id)
 
     def _watch_close(self, active: ActiveRecording) -> None:
@@ -172,6 +207,46 @@ class RecordingService:
             if active.meeting_id == meeting_id and active.recorder is not None:
                 return active.recorder
         return None
+
+    def status(self, meeting_id: int) -> LiveRecordingState:
+        active = self.active.get(room_id(meeting_id))
+        if active is None or active.finished:
+            return LiveRecordingState("off")
+        recorder = active.recorder
+        if recorder is None:
+            # The row and files are being created, unless the meeting is not recorded.
+            return LiveRecordingState("off" if active.declined else "starting")
+        if recorder.state in (RecorderState.RECORDING, RecorderState.PAUSED):
+            elapsed = recorder.position()
+            return LiveRecordingState(recorder.state.value, elapsed, active.recording_id)
+        return LiveRecordingState("off")
+
+    async def stop_recording(self, meeting_id: int) -> LiveRecordingState:
+        """The host stops recording: this part is finished and processed; the room stays open
+        and is not recorded again until the host records again."""
+        room = room_id(meeting_id)
+        active = self.active.get(room)
+        self.held.add(room)
+        if active is not None:
+            await self._finish(active)
+        return self.status(meeting_id)
+
+    async def start_recording(self, meeting_id: int) -> LiveRecordingState:
+        """The host records (again): a new ``Recording`` of the meeting, the next part.
+
+        Only for meetings marked ``record`` (checked by :meth:`_attach`); NoRoom when the
+        meeting's room is not open."""
+        key = room_id(meeting_id)
+        room = self.registry.get(key)
+        if room is None or room.close_reason is not None or self._stopping:
+            raise NoRoom(key)
+        self.held.discard(key)
+        active = self.active.get(key)
+        if active is None or active.finished or active.declined:
+            active = ActiveRecording(meeting_id, room)
+            self.active[key] = active
+            await self._attach(active)
+        return self.status(meeting_id)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -179,6 +180,11 @@ async def test_a_hand_raised_reaches_the_host_whose_lock_and_end_reach_the_membe
     )
     live = f"/meetings/{live_server.meeting_id}/live"
     await asyncio.gather(host.goto(live), bob.goto(live))
+
+    # The recording panel, with its state, is the host's only.
+    await host.locator("#recording-controls").wait_for(state="visible")
+    await host.locator("#recording-state", has_text=re.compile("录制")).wait_for()
+    assert await bob.locator("#recording-controls").count() == 0
 
     await bob.get_by_role("button", name="举手").click()
     bob_row = host.locator(f'#participants li[data-key="{bob_key}"]')

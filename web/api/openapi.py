@@ -263,7 +263,12 @@ SCHEMAS: dict[str, Any] = {
         {
             "accepted": BOOL,
             "reason": {"type": "string", "enum": ["ok", "replayed", "not_tracked"]},
-            "percent": {"type": "number"},
+            "percent": {"type": "number", "description": "Of this recording (part)"},
+            "meeting_percent": {
+                "type": "number",
+                "description": "Of the meeting: credit over all its ready parts, over their "
+                "total length (what make-up counts)",
+            },
             "credited": {"type": "number"},
             "watched": {"type": "number"},
             "position": {"type": "number"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select, update
@@ -11,16 +12,19 @@ from models.access import Viewer, meeting_manageable
 from models.enums import MeetingStatus
 from models.meeting import Meeting
 from web.api.common import path_id
-from web.auth import login_required
+from web.auth import csrf_token, login_required
 from web.errors import Conflict, Forbidden
-from web.i18n import _
+from web.i18n import _, translate
 from web.keys import SESSIONS
+from web.language import request_translations
 from web.live.rooms import identity_key
-from web.live.strings import live_strings
+from web.live.strings import RECORDING_STRINGS, live_strings
 from web.meeting_input import load_meeting
 from web.render import render
 
 routes = web.RouteTableDef()
+
+RECORDING_POLL_SECONDS = 5  # how often the host's page asks for the recording's state
 
 
 def live_path(meeting_id: int) -> str:
@@ -41,7 +45,8 @@ def publishes_on_join(viewer: Viewer, meeting: Meeting) -> bool:
 async def live_page(request: web.Request, viewer: Viewer) -> web.Response:
     async with request.app[SESSIONS]() as db:
         meeting = await load_meeting(db, viewer, path_id(request))
-    config = {
+    is_live = meeting.status is MeetingStatus.LIVE
+    config: dict[str, Any] = {
         "meeting_id": meeting.id,
         "socket_path": f"/ws/rooms/{meeting.id}",
         "meeting_url": f"/meetings/{meeting.id}",
@@ -49,12 +54,30 @@ async def live_page(request: web.Request, viewer: Viewer) -> web.Response:
         "publish_on_join": publishes_on_join(viewer, meeting),
         "strings": live_strings(request),
     }
+    # The host's recording controls: only on the host's page (and the server checks again).
+    recording = is_live and await may_start(request, viewer, meeting)
+    if recording:
+        config["recording"] = await recording_config(request, meeting)
     context = {
         "meeting": meeting,
-        "is_live": meeting.status is MeetingStatus.LIVE,
+        "is_live": is_live,
         "live_config": config,
+        "recording_controls": recording,
     }
     return await render(request, "live.html", context)
+
+
+async def recording_config(request: web.Request, meeting: Meeting) -> dict[str, Any]:
+    """What live-recording.js needs: where the state and the actions are (the handlers of
+    ``web.replay.controls``), the CSRF token and its texts."""
+    translations = request_translations(request)
+    return {
+        "state_url": f"/meetings/{meeting.id}/recording",
+        "action_url": f"/meetings/{meeting.id}/recording/",
+        "csrf_token": await csrf_token(request),
+        "poll_seconds": RECORDING_POLL_SECONDS,
+        "strings": {key: translate(translations, text) for key, text in RECORDING_STRINGS.items()},
+    }
 
 
 async def may_start(request: web.Request, viewer: Viewer, meeting: Meeting) -> bool:

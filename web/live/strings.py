@@ -68,6 +68,17 @@ STRINGS: dict[str, str] = {
     "error": _("Error"),
 }
 
+# The host's recording controls (live-recording.js).
+RECORDING_STRINGS: dict[str, str] = {
+    "recording": _("Recording now"),
+    "paused": _("Recording paused"),
+    "starting": _("Starting the recording…"),
+    "off": _("Not recording"),
+    "marker_added": _("Chapter added at %(time)s."),
+    "failed": _("The recording control did not work; try again."),
+    "confirm_stop": _("Stop recording? Recording again makes a new part of the replay."),
+}
+
 
 def live_strings(request: web.Request) -> dict[str, str]:
     translations = request_translations(request)

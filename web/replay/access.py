@@ -36,14 +36,29 @@ async def watchable_meeting(db: AsyncSession, viewer: Viewer | None, meeting_id:
     return meeting
 
 
-async def ready_recording(db: AsyncSession, meeting_id: int) -> Recording | None:
-    """The newest ready recording of a meeting."""
-    return await db.scalar(
+async def ready_parts(db: AsyncSession, meeting_id: int) -> list[Recording]:
+    """Every ready recording of a meeting, in the order they were recorded: parts 1, 2, ...
+
+    A meeting has several when the host stopped and recorded again, or when a crash cut the
+    recording in two."""
+    rows = await db.scalars(
         select(Recording)
         .where(Recording.meeting_id == meeting_id, Recording.status == RecordingStatus.READY)
-        .order_by(Recording.id.desc())
-        .limit(1)
+        .order_by(Recording.created_at, Recording.id)
     )
+    return list(rows)
+
+
+def pick_part(parts: list[Recording], value: str | None) -> tuple[int, Recording] | None:
+    """The part named by ``?part=N`` (1-based; the first when absent); NotFound past the end."""
+    if not parts:
+        return None
+    if value is None or value == "":
+        return 1, parts[0]
+    number = int(value) if value.isascii() and value.isdigit() and len(value) < 6 else 0
+    if not 1 <= number <= len(parts):
+        raise NotFound()
+    return number, parts[number - 1]
 
 
 async def latest_recording(db: AsyncSession, meeting_id: int) -> Recording | None:

@@ -11,7 +11,9 @@ Body (JSON, with the ``X-CSRF-Token`` header)::
 replayed sequence numbers ignored, ranges outside the video refused) are those of
 :mod:`models.viewing`. When the coverage changes, a ``replay_coverage`` event goes to the
 attendance ledger (idempotency key ``replay:<recording>:<member>:<seq>``) and the member's
-attendance and make-up are rederived.
+attendance and make-up are rederived. A meeting recorded in several parts is one replay for
+attendance: the event carries the meeting's total recorded length (every ready part) and the
+seconds credited over all parts, each already capped at real time.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from web.config import AttendanceConfig
 from web.errors import BadRequest, Conflict, Forbidden, NotFound, UserError
 from web.i18n import _
 from web.keys import CONFIG, SESSIONS
-from web.replay.access import watchable_meeting
+from web.replay.access import ready_parts, watchable_meeting
 
 log = logging.getLogger(__name__)
 
@@ -190,18 +192,58 @@ async def _apply(
     )
     if reason == "out_of_range":
         raise OutOfRange()
+    coverage = await meeting_coverage(db, viewer.member_id, recording.meeting_id)
     if accepted and coverage_changed(before, state):
-        await _ledger(request, db, viewer.member_id, recording, heartbeat.sequence, state, now)
+        await _ledger(request, db, viewer.member_id, recording, heartbeat.sequence, coverage, now)
     return ok(
         {
             "accepted": accepted,
             "reason": reason,
             "percent": round(state.percent(duration), 1),
+            "meeting_percent": round(coverage.percent, 1),
             "credited": round(state.credited, 3),
             "watched": round(state.watched, 3),
             "position": state.position,
             "next_seq": state.last_sequence + 1,
         }
+    )
+
+
+@dataclass(frozen=True)
+class MeetingCoverage:
+    """What a member was credited of every ready part of a meeting."""
+
+    duration: float  # the meeting's total recorded length
+    credited: float  # seconds credited over all parts
+    parts: list[dict[str, Any]]
+
+    @property
+    def percent(self) -> float:
+        return 0.0 if self.duration <= 0 else min(100.0, self.credited / self.duration * 100)
+
+
+async def meeting_coverage(db: Any, member_id: int, meeting_id: int) -> MeetingCoverage:
+    parts = await ready_parts(db, meeting_id)
+    rows = await db.scalars(
+        select(ViewingProgress).where(
+            ViewingProgress.member_id == member_id,
+            ViewingProgress.recording_id.in_([p.id for p in parts]),
+        )
+    )
+    states = {row.recording_id: row.state() for row in rows}
+    listed = [
+        {
+            "recording_id": part.id,
+            "duration": part.duration or 0.0,
+            "credited": states.get(part.id, ViewingState()).credited,
+            "watched": [[a, b] for a, b in states.get(part.id, ViewingState()).ranges],
+        }
+        for part in parts
+    ]
+    return MeetingCoverage(
+        duration=sum(p["duration"] for p in listed),
+        credited=sum(p["credited"] for p in listed),
+        parts=listed,
     )
 
 
@@ -211,11 +253,16 @@ async def _ledger(
     member_id: int,
     recording: Recording,
     sequence: int,
-    state: ViewingState,
+    coverage: MeetingCoverage,
     now: dt.datetime,
 ) -> None:
     """A ``replay_coverage`` event, and the member's attendance rederived (in a savepoint: a
-    refusal by the ledger never loses the viewing progress)."""
+    refusal by the ledger never loses the viewing progress).
+
+    The payload gives the meeting's total recorded length and the credit summed over its parts;
+    it has no ``ranges``: the rules would count a union of ranges as coverage, and played
+    ranges are not capped at real time (the parts' ranges are kept under ``parts`` for the
+    record, as ``watched``)."""
     rules = attendance_rules(request.app[CONFIG].attendance)
     event = NewEvent(
         idempotency_key=f"replay:{recording.id}:{member_id}:{sequence}",
@@ -227,9 +274,9 @@ async def _ledger(
         source=SOURCE,
         payload={
             "recording_id": recording.id,
-            "duration": recording.duration,
-            "ranges": [[a, b] for a, b in state.ranges],
-            "credited": state.credited,
+            "duration": coverage.duration,
+            "credited": coverage.credited,
+            "parts": coverage.parts,
         },
     )
     try:

@@ -17,7 +17,8 @@ from web.keys import RECORDINGS, SESSIONS
 from web.meeting_input import load_meeting
 from web.meeting_summary import load_replays, meeting_links
 from web.render import as_local, render, time_zone
-from web.replay.access import job_progress, latest_recording
+from web.replay.access import job_progress, latest_recording, ready_parts
+from web.replay.views import clock, replay_path
 
 routes = web.RouteTableDef()
 
@@ -88,12 +89,17 @@ async def meeting_page(request: web.Request, viewer: Viewer) -> web.Response:
         await load_replays(request, db, [meeting])
         recording = await latest_recording(db, meeting_id) if meeting.record else None
         progress = await job_progress(db, recording.id) if recording is not None else None
+        parts = await ready_parts(db, meeting_id)
     context = {
         "meeting": meeting,
         "links": meeting_links(request, meeting),
         "manageable": manageable,
         "recording": recording,
         "recording_progress": progress,
+        "replay_parts": [
+            (n, replay_path(meeting_id, n), clock(p.duration or 0.0))
+            for n, p in enumerate(parts, start=1)
+        ],
         "recorder": request.app[RECORDINGS].recorder_for(meeting_id),
     }
     return await render(request, "meetings/detail.html", context)

@@ -70,7 +70,12 @@ async def test_watching_in_real_time_is_credited_and_reaches_the_ledger(
     (event,) = await coverage_events(sqlite_engine)
     assert event.member_id == world.members["alice"] and event.meeting_id == ready.meeting_id
     assert event.idempotency_key == f"replay:{ready.recording_id}:{world.members['alice']}:0"
-    assert event.payload["ranges"] == [[0.0, 1.5]] and event.payload["duration"] == DURATION
+    assert event.payload["duration"] == DURATION and event.payload["credited"] == 1.5
+    assert "ranges" not in event.payload  # played ranges are not capped at real time
+    assert event.payload["parts"] == [
+        {"recording_id": ready.recording_id, "duration": DURATION, "credited": 1.5,
+         "watched": [[0.0, 1.5]]}
+    ]  # fmt: skip
     # The page shows the stored percentage and resumes at the stored position.
     page = await (await client.get(f"/meetings/{ready.meeting_id}/replay")).text()
     assert "已观看：25.0%" in page and '"position": 1.5' in page and '"next_seq": 1' in page

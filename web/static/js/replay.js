@@ -14,6 +14,7 @@ const resumeNote = document.getElementById("resume-note");
 const errorBox = document.getElementById("replay-error");
 const momentButton = document.getElementById("copy-moment");
 const momentLink = document.getElementById("moment-link");
+const meetingWatched = document.getElementById("meeting-watched"); // only with several parts
 
 const MIN_PIECE = 0.05; // seconds: smaller differences are rounding, not watching
 let seq = config.next_seq;
@@ -42,6 +43,14 @@ function showPercent(percent) {
 function showBar(percent) {
   // Set through the CSSOM: a style= attribute in the page would need 'unsafe-inline' in the CSP.
   watchedBar.style.width = `${Math.min(100, percent)}%`;
+}
+
+function showMeetingPercent(percent) {
+  // The meeting's coverage over all its parts: what make-up credit counts.
+  if (!meetingWatched) return;
+  meetingWatched.textContent = format(config.strings.meeting_watched, {
+    percent: Number(percent).toFixed(1),
+  });
 }
 
 function showError(text) {
@@ -122,6 +131,7 @@ async function sendOnce() {
       if (answer.accepted) reported = union(reported.concat(body.ranges));
       if (typeof answer.next_seq === "number" && answer.next_seq > seq) seq = answer.next_seq;
       if (typeof answer.percent === "number") showPercent(answer.percent);
+      if (typeof answer.meeting_percent === "number") showMeetingPercent(answer.meeting_percent);
       showError("");
     } else if (response.status >= 500) {
       showError(config.strings.saving_failed); // not marked reported: sent again next time
