@@ -40,8 +40,9 @@ class ProcessingSettings:
     ffmpeg_binary: str = ""  # empty: the binary shipped by imageio-ffmpeg
     width: int = 1280
     height: int = 720
-    # Measured (docs/benchmarks.md): 1280x720 at 15 fps with x264 "ultrafast" keeps a
-    # 3-camera composite near 10x real time on 2 cores; "veryfast" at 25 fps ran at about 2x.
+    # Measured (docs/benchmarks.md): 1280x720 at 15 fps with x264 "ultrafast" ran the 10-minute
+    # bench meeting (3 VP8 inputs) at 6.7x real time on a quiet 2-core machine before the
+    # changes of issue 4; 1280x720 at 25 fps "veryfast" ran a 1-minute sample at 1.9x.
     fps: int = 15
     preset: str = "ultrafast"
     crf: int = 27
@@ -50,12 +51,14 @@ class ProcessingSettings:
     # as fast in mono, and meeting audio is speech.
     audio_channels: int = 1
     audio_bitrate: str = "64k"
-    # Measured (docs/benchmarks.md): FFmpeg's AAC encoder takes about 40% less CPU at 24 kHz
-    # than at 48 kHz (speech keeps its band up to 12 kHz); "-aac_coder fast" was slower.
+    # Measured: FFmpeg's AAC encoder (mono 64k) took 2.8 CPU s at 24 kHz against 3.7-4.5 at
+    # 48 kHz for 10 minutes; 24 kHz keeps the band up to 12 kHz. "-aac_coder fast" was slower.
     audio_sample_rate: int = 24000
-    # The composite's video is encoded as this many chunks of the timeline by ffmpeg processes
-    # running at the same time, then joined without re-encoding; one ffmpeg process alone kept
-    # only about 1.5 of 2 cores busy. 1: one process for everything.
+    # The composite's video is cut into this many chunks (at least 30 s each) encoded by ffmpeg
+    # processes running at the same time, then joined without re-encoding. One process kept
+    # about 1.5 of 2 cores busy on a quiet machine; measured on a loaded one, the chunks took
+    # 15-25% more CPU (each decodes its inputs from the start) and no wall-time gain showed.
+    # 1: one process for everything.
     parallel_chunks: int = 2
     concurrency: int = 1  # post-processing jobs at the same time
 
