@@ -54,12 +54,12 @@ class ProcessingSettings:
     # Measured: FFmpeg's AAC encoder (mono 64k) took 2.8 CPU s at 24 kHz against 3.7-4.5 at
     # 48 kHz for 10 minutes; 24 kHz keeps the band up to 12 kHz. "-aac_coder fast" was slower.
     audio_sample_rate: int = 24000
-    # The composite's video is cut into this many chunks (at least 30 s each) encoded by ffmpeg
-    # processes running at the same time, then joined without re-encoding. One process kept
-    # about 1.5 of 2 cores busy on a quiet machine; measured on a loaded one, the chunks took
-    # 15-25% more CPU (each decodes its inputs from the start) and no wall-time gain showed.
-    # 1: one process for everything.
-    parallel_chunks: int = 2
+    # The composite's video cut into this many chunks (at least 30 s each) encoded by ffmpeg
+    # processes running at the same time, then joined without re-encoding; 1: one process.
+    # Measured on the shared 2-core machine (docs/benchmarks.md): 2 chunks took 20-35% more CPU
+    # than one process (each chunk decodes its inputs from the start) and were never faster in
+    # wall time, so the default is one process.
+    parallel_chunks: int = 1
     concurrency: int = 1  # post-processing jobs at the same time
 
     def binary(self) -> str:

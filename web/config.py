@@ -103,7 +103,7 @@ class RecordingConfig:
     )
     concurrency: int = setting(1, "Post-processing jobs run at the same time.")
     parallel_chunks: int = setting(
-        2,
+        1,
         "ffmpeg processes that encode pieces of a composite replay's video at the same time "
         "(then joined without re-encoding); 1 uses one process. Pieces are at least 30 s "
         "long; each decodes its inputs from their start.",
