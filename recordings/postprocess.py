@@ -56,7 +56,7 @@ class ProcessingSettings:
     audio_sample_rate: int = 24000
     # The composite's video cut into this many chunks (at least 30 s each) encoded by ffmpeg
     # processes running at the same time, then joined without re-encoding; 1: one process.
-    # Measured on the shared 2-core machine (docs/benchmarks.md): 2 chunks took 20-35% more CPU
+    # Measured on the shared 2-core machine (docs/benchmarks.md): 2 chunks took 24-37% more CPU
     # than one process (each chunk decodes its inputs from the start) and were never faster in
     # wall time, so the default is one process.
     parallel_chunks: int = 1
