@@ -1,6 +1,7 @@
 """Recording benchmark: post-processing speed as a multiple of real time.
 
     python bench/recording.py [--json] [--minutes 10] [--cache-dir DIR]
+        [--parallel-chunks N] [--audio-sample-rate HZ]
 
 Cases (one JSON object per line with --json):
 - ``composite``: a synthetic meeting (2 VP8 cameras 640x480, a VP8 screen share 1280x720 for half
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -258,9 +260,17 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=50, help="record-overhead room size")
     parser.add_argument("--rounds", type=int, default=2, help="record-overhead runs of each kind")
     parser.add_argument("--window", type=float, default=8.0, help="record-overhead window (s)")
+    parser.add_argument(
+        "--parallel-chunks", type=int, default=None, help="override the setting (composite)"
+    )
+    parser.add_argument("--audio-sample-rate", type=int, default=None, help="override (Hz)")
     args = parser.parse_args()
     seconds = args.minutes * 60
     settings = ProcessingSettings()
+    if args.parallel_chunks is not None:
+        settings = replace(settings, parallel_chunks=args.parallel_chunks)
+    if args.audio_sample_rate is not None:
+        settings = replace(settings, audio_sample_rate=args.audio_sample_rate)
     cases = args.case or ["composite", "remux", "recorder-cpu", "record-overhead"]
     tag = f"{args.minutes:g}min"
 
@@ -288,10 +298,16 @@ def main() -> None:
                 "media_seconds": seconds,
                 "elapsed_seconds": round(elapsed, 2),
                 "cpu_seconds": round(cpu, 2),
+                # CPU seconds per media second: far less sensitive than wall time to other
+                # work on the machine (two cores at full use give 2 / this x real time).
+                "cpu_s_per_media_s": round(cpu / seconds, 4),
                 "load_average": round(os.getloadavg()[0], 1),
                 "remuxed": remuxed,
                 "preset": settings.preset,
                 "output": f"{settings.width}x{settings.height}@{settings.fps}",
+                "parallel_chunks": settings.parallel_chunks,
+                "audio": f"AAC {settings.audio_channels} ch {settings.audio_bitrate} "
+                f"{settings.audio_sample_rate} Hz",
             }
         emit(row)
 

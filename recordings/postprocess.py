@@ -12,14 +12,20 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
-from recordings.ffmpeg_run import PostprocessError, ProgressCallback, run_ffmpeg
-from recordings.layout import Canvas, Placement, Track, plan_layout
+from recordings.ffmpeg_run import (
+    PostprocessError,
+    ProgressCallback,
+    run_ffmpeg,
+    run_ffmpeg_parallel,
+)
+from recordings.layout import Canvas, Placement, Region, Track, plan_layout
 from recordings.manifest import Manifest, read_manifest
 from recordings.probe import UnreadableMedia, probe
 
@@ -34,8 +40,9 @@ class ProcessingSettings:
     ffmpeg_binary: str = ""  # empty: the binary shipped by imageio-ffmpeg
     width: int = 1280
     height: int = 720
-    # Measured (docs/benchmarks.md): 1280x720 at 15 fps with x264 "ultrafast" keeps a
-    # 3-camera composite near 10x real time on 2 cores; "veryfast" at 25 fps ran at about 2x.
+    # Measured (docs/benchmarks.md): 1280x720 at 15 fps with x264 "ultrafast" ran the 10-minute
+    # bench meeting (3 VP8 inputs) at 6.7x real time on a quiet 2-core machine before the
+    # changes of issue 4; 1280x720 at 25 fps "veryfast" ran a 1-minute sample at 1.9x.
     fps: int = 15
     preset: str = "ultrafast"
     crf: int = 27
@@ -44,6 +51,15 @@ class ProcessingSettings:
     # as fast in mono, and meeting audio is speech.
     audio_channels: int = 1
     audio_bitrate: str = "64k"
+    # Measured: FFmpeg's AAC encoder (mono 64k) took 2.8 CPU s at 24 kHz against 3.7-4.5 at
+    # 48 kHz for 10 minutes; 24 kHz keeps the band up to 12 kHz. "-aac_coder fast" was slower.
+    audio_sample_rate: int = 24000
+    # The composite's video cut into this many chunks (at least 30 s each) encoded by ffmpeg
+    # processes running at the same time, then joined without re-encoding; 1: one process.
+    # Measured on the shared 2-core machine (docs/benchmarks.md): 2 chunks took 24-37% more CPU
+    # than one process (each chunk decodes its inputs from the start) and were never faster in
+    # wall time, so the default is one process.
+    parallel_chunks: int = 1
     concurrency: int = 1  # post-processing jobs at the same time
 
     def binary(self) -> str:
@@ -72,30 +88,52 @@ class ReplayResult:
     remuxed: bool
 
 
+MIN_CHUNK_SECONDS = 30.0  # a composite is cut into chunks of at least this length
+CHUNK_STEP_SECONDS = 2  # chunk boundaries fall on keyframes of the output (one every 2 s)
+
+
 @dataclass(frozen=True)
 class Plan:
-    """One ffmpeg run: its arguments (without the binary) and the media length it produces."""
+    """ffmpeg runs (arguments without the binary): ``runs`` at the same time, each with the
+    media seconds it counts toward the progress, then ``final`` if any (joins the chunks and
+    adds the audio and chapters). ``files`` are written before and removed after."""
 
-    args: list[str]
+    runs: list[tuple[list[str], float]]
     duration: float
     remux: bool
+    final: list[str] | None = None
+    files: dict[Path, str] = field(default_factory=dict)
+    temporary: tuple[Path, ...] = ()
+
+    @property
+    def args(self) -> list[str]:
+        """The arguments of the run that writes the replay."""
+        return self.final if self.final is not None else self.runs[0][0]
 
 
 async def load_tracks(directory: Path, manifest: Manifest) -> list[Track]:
-    """Probe every written segment (in a thread); unreadable files fail clearly."""
+    """Probe every written segment (in threads, at the same time); unreadable files fail
+    clearly."""
+    segments = [
+        segment
+        for segment in manifest.segments
+        if segment.start is not None
+        and (directory / segment.file).exists()
+        and (directory / segment.file).stat().st_size > 0
+    ]  # the others got nothing written (no keyframe came, or no packet)
+    try:
+        infos = await asyncio.gather(
+            *(asyncio.to_thread(probe, directory / segment.file) for segment in segments)
+        )
+    except UnreadableMedia as exc:
+        raise PostprocessError(str(exc)) from exc
     tracks: list[Track] = []
-    for segment in manifest.segments:
-        path = directory / segment.file
-        if segment.start is None or not path.exists() or path.stat().st_size == 0:
-            continue  # nothing was written for this segment (no keyframe came, or no packet)
-        try:
-            info = await asyncio.to_thread(probe, path)
-        except UnreadableMedia as exc:
-            raise PostprocessError(str(exc)) from exc
+    for segment, info in zip(segments, infos, strict=True):
+        assert segment.start is not None
         media = info.streams[0]
         tracks.append(
             Track(
-                file=path,
+                file=directory / segment.file,
                 kind=media.kind,
                 source=segment.source,
                 identity_key=segment.identity_key,
@@ -125,6 +163,23 @@ def is_remux(tracks: list[Track]) -> bool:
     return len(video) == 1 and video[0].codec == "h264"
 
 
+def chunk_bounds(duration: float, chunks: int) -> list[tuple[float, float]]:
+    """The composite's timeline cut into at most ``chunks`` pieces of at least
+    ``MIN_CHUNK_SECONDS``, cut on multiples of ``CHUNK_STEP_SECONDS`` (keyframes)."""
+    count = max(1, min(chunks, int(duration // MIN_CHUNK_SECONDS)))
+    cuts = sorted(
+        {
+            cut
+            for k in range(1, count)
+            if 0
+            < (cut := round(duration * k / count / CHUNK_STEP_SECONDS) * CHUNK_STEP_SECONDS)
+            < duration
+        }
+    )
+    edges = [0.0, *map(float, cuts), duration]
+    return list(pairwise(edges))
+
+
 def plan_replay(
     tracks: list[Track],
     manifest: Manifest,
@@ -133,74 +188,130 @@ def plan_replay(
     chapters_file: Path | None = None,
 ) -> Plan:
     duration = max(t.end for t in tracks)
-    audio = _audio_mix(tracks, duration)
-    common: dict[str, Any] = {
+    audio_options: dict[str, Any] = {
         "acodec": "aac",
         "audio_bitrate": settings.audio_bitrate,
         "ac": settings.audio_channels,
-        "ar": 48000,
-        "movflags": "+faststart",
-        "t": f"{duration:.3f}",
-        "format": "mp4",
+        "ar": settings.audio_sample_rate,
     }
+    common: dict[str, Any] = {"movflags": "+faststart", "t": f"{duration:.3f}", "format": "mp4"}
     remux = is_remux(tracks)
     if remux:
         video_track = next(t for t in tracks if t.kind == "video")
         video = ffmpeg.input(str(video_track.file), itsoffset=f"{video_track.start:.3f}").video
-        out = ffmpeg.output(video, audio, str(output), vcodec="copy", **common)
-    else:
-        stage = [(s.at, s.identity_key) for s in manifest.stage]
-        canvas = Canvas(settings.width, settings.height)
-        placements = plan_layout(tracks, stage, canvas)
-        video = _composite(tracks, placements, canvas, duration, settings.fps)
+        audio = _audio_mix(tracks, duration, settings)
+        out = ffmpeg.output(video, audio, str(output), vcodec="copy", **audio_options, **common)
+        return Plan([(_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, True)
+    stage = [(s.at, s.identity_key) for s in manifest.stage]
+    canvas = Canvas(settings.width, settings.height)
+    placements = plan_layout(tracks, stage, canvas)
+    bounds = chunk_bounds(duration, settings.parallel_chunks)
+    if len(bounds) == 1:
+        video = _composite(tracks, placements, canvas, 0.0, duration, settings.fps)
+        audio = _audio_mix(tracks, duration, settings)
         out = ffmpeg.output(
-            video,
-            audio,
-            str(output),
-            vcodec="libx264",
-            preset=settings.preset,
-            crf=settings.crf,
-            pix_fmt="yuv420p",
-            g=settings.fps * 2,
-            r=settings.fps,
-            threads=settings.threads,
-            **common,
+            video, audio, str(output), **_video_options(settings), **audio_options, **common
         )
-    args = ffmpeg.get_args(out)
-    if chapters_file is not None:
-        args = _with_chapters(args, chapters_file)
-    return Plan(args, duration, remux)
+        return Plan([(_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, False)
+    # Video chunks and the audio at the same time, then one stream-copying run joins them.
+    runs: list[tuple[list[str], float]] = []
+    chunk_files: list[Path] = []
+    for index, (start, end) in enumerate(bounds):
+        chunk = output.with_name(f"{output.name}.chunk{index}.mp4")
+        chunk_files.append(chunk)
+        video = _composite(tracks, placements, canvas, start, end - start, settings.fps)
+        out = ffmpeg.output(
+            video, str(chunk), t=f"{end - start:.3f}", format="mp4", **_video_options(settings)
+        )
+        runs.append((ffmpeg.get_args(out), end - start))
+    audio_file = output.with_name(f"{output.name}.audio.m4a")
+    audio_out = ffmpeg.output(
+        _audio_mix(tracks, duration, settings),
+        str(audio_file),
+        t=f"{duration:.3f}",
+        format="mp4",
+        **audio_options,
+    )
+    runs.append((ffmpeg.get_args(audio_out), 0.0))  # short beside the video: not counted
+    listing = output.with_name(f"{output.name}.chunks.txt")
+    text = "ffconcat version 1.0\n" + "".join(
+        f"file '{chunk.name}'\nduration {end - start:.3f}\n"
+        for chunk, (start, end) in zip(chunk_files, bounds, strict=True)
+    )
+    joined = ffmpeg.output(
+        ffmpeg.input(str(listing), f="concat", safe=0).video,
+        ffmpeg.input(str(audio_file)).audio,
+        str(output),
+        c="copy",
+        **common,
+    )
+    return Plan(
+        runs,
+        duration,
+        False,
+        final=_chapters(ffmpeg.get_args(joined), chapters_file),
+        files={listing: text},
+        temporary=(listing, audio_file, *chunk_files),
+    )
+
+
+def _video_options(settings: ProcessingSettings) -> dict[str, Any]:
+    return {
+        "vcodec": "libx264",
+        "preset": settings.preset,
+        "crf": settings.crf,
+        "pix_fmt": "yuv420p",
+        "g": settings.fps * CHUNK_STEP_SECONDS,
+        "r": settings.fps,
+        "threads": settings.threads,
+    }
+
+
+def _chapters(args: list[str], chapters_file: Path | None) -> list[str]:
+    return args if chapters_file is None else _with_chapters(args, chapters_file)
 
 
 def _composite(
     tracks: list[Track],
     placements: list[Placement],
     canvas: Canvas,
-    duration: float,
+    start: float,
+    length: float,
     fps: int,
 ) -> Any:
+    """The canvas from ``start`` for ``length`` seconds (output times start at 0)."""
     base = ffmpeg.input(
-        f"color=c={BACKGROUND}:s={canvas.width}x{canvas.height}:r={fps}:d={duration:.3f}",
+        f"color=c={BACKGROUND}:s={canvas.width}x{canvas.height}:r={fps}:d={length:.3f}",
         f="lavfi",
     ).video
-    by_track: dict[int, list[Placement]] = {}
+    shown: dict[int, list[tuple[Region, str]]] = {}
     for placement in placements:
-        by_track.setdefault(placement.track, []).append(placement)
-    for index, track_placements in by_track.items():
+        intervals = [
+            (max(a, start) - start, min(b, start + length) - start)
+            for a, b in placement.intervals
+            if b >= start and a < start + length
+        ]
+        if intervals:
+            expression = "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in intervals)
+            shown.setdefault(placement.track, []).append((placement.region, expression))
+    for index, track_placements in shown.items():
         track = tracks[index]
-        # No fps filter here: overlay repeats the latest tile frame, so each input frame is
-        # scaled once instead of once per output frame.
-        stream = ffmpeg.input(str(track.file)).video.filter(
-            "setpts", f"PTS-STARTPTS+{track.start:.3f}/TB"
+        # Every input is decoded from its start (the recorder's VP8 files have keyframes only
+        # on request, so seeking is not safe); fps only repeats frame references on the output
+        # grid, so a tile has a frame at every instant it is shown, and select drops what is
+        # not shown before the scaler: each shown frame is scaled once.
+        stream = (
+            ffmpeg.input(str(track.file))
+            .video.filter("setpts", f"PTS-STARTPTS+{track.start - start:.3f}/TB")
+            .filter("fps", fps)
         )
         branches = (
             [stream]
             if len(track_placements) == 1
             else [stream.split()[i] for i in range(len(track_placements))]
         )
-        for branch, placement in zip(branches, track_placements, strict=True):
-            region = placement.region
-            fitted = branch.filter(
+        for branch, (region, expression) in zip(branches, track_placements, strict=True):
+            fitted = branch.filter("select", expression).filter(
                 "scale",
                 region.width,
                 region.height,
@@ -208,7 +319,6 @@ def _composite(
                 force_divisible_by=2,
                 flags="fast_bilinear",
             )
-            enable = "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in placement.intervals)
             base = ffmpeg.overlay(
                 base,
                 fitted,
@@ -216,24 +326,26 @@ def _composite(
                 x=f"{region.x}+({region.width}-w)/2",
                 y=f"{region.y}+({region.height}-h)/2",
                 eof_action="pass",
-                enable=enable,
+                enable=expression,
             )
     return base
 
 
-def _audio_mix(tracks: list[Track], duration: float) -> Any:
+def _audio_mix(tracks: list[Track], duration: float, settings: ProcessingSettings) -> Any:
+    rate = settings.audio_sample_rate
+    layout = "mono" if settings.audio_channels == 1 else "stereo"
     parts = []
     for track in (t for t in tracks if t.kind == "audio"):
         delay = max(0, round(track.start * 1000))
         parts.append(
             ffmpeg.input(str(track.file))
             .audio.filter("asetpts", "PTS-STARTPTS")
-            .filter("aresample", 48000, **{"async": 1})  # fills gaps left by lost packets
-            .filter("aformat", channel_layouts="stereo")
+            .filter("aresample", rate, **{"async": 1})  # fills gaps left by lost packets
+            .filter("aformat", channel_layouts=layout)
             .filter("adelay", delays=delay, all=1)
         )
     if not parts:
-        return ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi").audio.filter(
+        return ffmpeg.input(f"anullsrc=r={rate}:cl={layout}", f="lavfi").audio.filter(
             "atrim", duration=f"{duration:.3f}"
         )
     mixed = (
@@ -298,12 +410,18 @@ async def make_replay(
     meta = directory / "chapters.ffmeta"
     partial = directory / (REPLAY_NAME + ".part")
     replay = directory / REPLAY_NAME
+    temporary: tuple[Path, ...] = ()
     try:
         await asyncio.to_thread(
             _write_text, meta, ffmetadata(chapters, duration) if chapters else ""
         )
         plan = plan_replay(tracks, manifest, partial, settings, meta if chapters else None)
-        await run_ffmpeg(binary, plan.args, plan.duration, on_progress)
+        temporary = plan.temporary
+        for path, text in plan.files.items():
+            await asyncio.to_thread(_write_text, path, text)
+        await run_ffmpeg_parallel(binary, plan.runs, plan.duration, on_progress)
+        if plan.final is not None:
+            await run_ffmpeg(binary, plan.final, 0.0)
         await asyncio.to_thread(os.replace, partial, replay)
         poster = await make_poster(binary, replay, directory / POSTER_NAME, plan.duration)
         chapters_path = directory / CHAPTERS_NAME
@@ -316,7 +434,7 @@ async def make_replay(
     except OSError as exc:
         raise PostprocessError(f"writing the replay failed: {exc}") from exc
     finally:
-        for leftover in (partial, meta):
+        for leftover in (partial, meta, *temporary):
             with contextlib.suppress(OSError):
                 leftover.unlink()
     return ReplayResult(replay, poster, chapters_path, plan.duration, size, digest, plan.remux)

@@ -112,6 +112,17 @@ class RecordingConfig:
         "", "Path of the ffmpeg binary; empty uses the one shipped by imageio-ffmpeg."
     )
     concurrency: int = setting(1, "Post-processing jobs run at the same time.")
+    parallel_chunks: int = setting(
+        1,
+        "ffmpeg processes that encode pieces of a composite replay's video at the same time "
+        "(then joined without re-encoding); 1 uses one process. Pieces are at least 30 s "
+        "long; each decodes its inputs from their start.",
+    )
+    audio_sample_rate: int = setting(
+        24000,
+        "Sample rate of the replay's AAC audio, in Hz (24000 keeps speech up to 12 kHz; 48000 "
+        "cost the AAC encoder 1.3-1.6 times the CPU).",
+    )
     retention_days: int = setting(
         0, "Days a recording is kept after its meeting; 0 keeps recordings forever."
     )

@@ -56,7 +56,12 @@ RETENTION_INTERVAL = 3600.0  # seconds between retention sweeps
 
 
 def processing_settings(config: RecordingConfig) -> ProcessingSettings:
-    return ProcessingSettings(ffmpeg_binary=config.ffmpeg_binary, concurrency=config.concurrency)
+    return ProcessingSettings(
+        ffmpeg_binary=config.ffmpeg_binary,
+        concurrency=config.concurrency,
+        parallel_chunks=config.parallel_chunks,
+        audio_sample_rate=config.audio_sample_rate,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import pytest
 
-from recordings.postprocess import PostprocessError, ProcessingSettings, make_replay
+from recordings import postprocess
+from recordings.postprocess import PostprocessError, ProcessingSettings, chunk_bounds, make_replay
 from recordings.recorder import Recorder
 from tests.recordings.conftest import BLUE_RGB, YELLOW_RGB
 from tests.recordings.helpers import FakeClock, KeyframeRequests, close_to, feed, frame_at, pixel
@@ -124,3 +128,94 @@ async def test_an_audio_only_recording_still_becomes_a_playable_mp4(tmp_path: Pa
         assert {s.type for s in container.streams} == {"video", "audio"}
         assert container.duration is not None
         assert container.duration / av.time_base == pytest.approx(2.0, abs=0.15)
+
+
+def test_the_timeline_is_cut_on_keyframes_into_chunks_of_at_least_the_minimum_length() -> None:
+    assert chunk_bounds(600.057, 2) == [(0.0, 300.0), (300.0, 600.057)]
+    assert chunk_bounds(600.057, 3) == [(0.0, 200.0), (200.0, 400.0), (400.0, 600.057)]
+    assert chunk_bounds(59.0, 2) == [(0.0, 59.0)]  # two chunks would be under 30 s
+    assert chunk_bounds(95.0, 4) == [(0.0, 32.0), (32.0, 64.0), (64.0, 95.0)]
+    assert chunk_bounds(600.0, 1) == [(0.0, 600.0)]
+
+
+def _video_frames(path: Path) -> list[tuple[float, bool, bytes]]:
+    """(time, keyframe, luma samples of every 5th row) of every frame."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = []
+        for f in container.decode(stream):
+            plane, luma = f.planes[0], bytes(f.planes[0])
+            rows = b"".join(
+                luma[y * plane.line_size : y * plane.line_size + f.width]
+                for y in range(0, f.height, 5)
+            )
+            frames.append((float(f.time or 0.0), bool(f.key_frame), rows))
+        return frames
+
+
+def _difference(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+async def test_a_composite_encoded_as_parallel_chunks_joins_them_without_gaps_or_repeats(
+    meeting_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    whole = await make_replay(copy_of(meeting_recording, tmp_path / "one"), SMALL)
+    directory = copy_of(meeting_recording, tmp_path / "two")
+    progress: list[float] = []
+    chunked = await make_replay(directory, replace(SMALL, parallel_chunks=2), progress.append)
+
+    assert progress == sorted(progress) and progress[-1] == 100.0
+    assert sorted(p.name for p in directory.iterdir() if "replay" in p.name) == ["replay.mp4"]
+    frames = _video_frames(chunked.replay)
+    reference = _video_frames(whole.replay)
+    # One frame every 1/15 s from 0 to the end, as the single-process replay has.
+    assert len(frames) == len(reference) == math.ceil(chunked.duration * 15 - 1e-6)
+    assert [round(t * 15) for t, _, _ in frames] == list(range(len(frames)))
+    # The second chunk starts on a keyframe at 2 s (also one every 2 s anyway).
+    assert [round(t, 3) for t, key, _ in frames if key] == [0.0, 2.0]
+    # Same pictures as the single-process replay, frame by frame (a shift by one frame of the
+    # moving camera pattern differs by 0.4 or more, a missing tile by far more; the chunks
+    # are encoded with the same x264 settings, so the pictures come out the same).
+    for (t, _, picture), (_, _, expected) in zip(frames, reference, strict=True):
+        assert _difference(picture, expected) < 0.25, t
+    before_share, sharing = frame_at(chunked.replay, 1.0), frame_at(chunked.replay, 3.0)
+    assert close_to(pixel(before_share, 560, 60), BLUE_RGB)
+    assert close_to(pixel(sharing, 240, 180), YELLOW_RGB)
+    assert close_to(pixel(sharing, 560, 180), BLUE_RGB)
+    with av.open(str(chunked.replay)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac"
+        assert audio.codec_context.sample_rate == SMALL.audio_sample_rate
+        assert audio.duration is not None and audio.time_base is not None
+        assert float(audio.duration * audio.time_base) == pytest.approx(chunked.duration, abs=0.05)
+        assert container.chapters()[0]["metadata"]["title"] == "Opening"
+        assert container.duration is not None
+        assert container.duration / av.time_base == pytest.approx(chunked.duration, abs=0.1)
+    assert _audio_samples(chunked.replay) == _audio_samples(whole.replay)
+
+
+def _audio_samples(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(frame.samples for frame in container.decode(audio=0))
+
+
+async def test_a_failing_chunk_stops_the_others_and_fails_the_replay(
+    meeting_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    directory = copy_of(meeting_recording, tmp_path)
+    raw = sorted(p.name for p in directory.iterdir())
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *chunk1*) echo "Error: No space left on device" >&2; exit 1;; esac\n'
+        "exec sleep 30\n"
+    )
+    fake.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(PostprocessError, match="No space left on device"):
+        await make_replay(directory, replace(SMALL, ffmpeg_binary=str(fake), parallel_chunks=2))
+    assert time.monotonic() - started < 10  # the other runs were killed, not awaited
+    assert sorted(p.name for p in directory.iterdir()) == raw  # raw files kept, nothing added
