@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.attendance._sql import upsert
-from models.attendance.derive import meeting_facts, rederive_meeting
+from models.attendance.derive import StoredRecord, meeting_facts, rederive_meeting
 from models.attendance.enums import AttendanceStatus, AttendeeRole, MakeupStatus
 from models.attendance.reminders import MakeupView, Reminder, makeup_reminders_due
 from models.attendance.rules import AttendanceRules, utc
@@ -20,7 +20,7 @@ _MISSED = (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)
 
 async def end_meeting(
     session: AsyncSession, meeting_id: int, rules: AttendanceRules | None = None
-) -> list[AttendanceRecord]:
+) -> list[StoredRecord]:
     """Call once the meeting has ended (``actual_end`` set): derive its records and assign
     make-ups to the expected members who missed it (if it was recorded). Idempotent."""
     rules = rules or AttendanceRules()
@@ -87,7 +87,7 @@ async def sync_makeups(session: AsyncSession, meeting_id: int) -> None:
 
 async def record_replay_progress(
     session: AsyncSession, meeting_id: int, member_id: int, rules: AttendanceRules | None = None
-) -> AttendanceRecord | None:
+) -> StoredRecord | None:
     """After a ``replay_coverage`` event: rederive that member and complete the make-up."""
     records = await rederive_meeting(session, meeting_id, rules, member_ids=[member_id])
     await sync_makeups(session, meeting_id)
