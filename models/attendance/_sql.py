@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import functools
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Date, Enum, Integer, String, Table, bindparam, cast, func, select
@@ -61,11 +60,13 @@ def in_ids(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
 async def upsert_rows(
     session: AsyncSession,
     table: Table,
-    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
     key: Sequence[str],
     updated: Sequence[str],
 ) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE SET updated, for many rows with the same columns.
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET updated, for rows of values in ``columns``
+    order.
 
     PostgreSQL gets one statement with one array per column (``SELECT * FROM unnest(...)``):
     asyncpg's executemany sends one execution per row, and a multi-row VALUES would be a new
@@ -73,18 +74,15 @@ async def upsert_rows(
     """
     if not rows:
         return
-    columns = tuple(rows[0])
+    columns = tuple(columns)
     dialect = dialect_name(session)
     stmt = _upsert_statement(dialect, table, columns, tuple(key), tuple(updated))
     if dialect == "postgresql":
-        arrays = {name: [_plain(row[name]) for row in rows] for name in columns}
+        # The enums are StrEnums: asyncpg sends them as the text they are.
+        arrays = dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True))
         await session.execute(stmt, arrays)
     else:
-        await session.execute(stmt, list(rows))
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
+        await session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 @functools.cache

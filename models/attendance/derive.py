@@ -6,11 +6,9 @@ Recomputable at any time and idempotent: the records are a function of the event
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Collection
-from dataclasses import dataclass, fields, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,12 +78,12 @@ async def load_facts(
     return [Fact(k, t, m, s, d, p or {}) for k, t, m, s, d, p in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
+class StoredRecord(NamedTuple):
     """An attendance record as :func:`rederive_meeting` left it in the database.
 
     The values of ``attendance_record`` (without its surrogate id), built from the derivation
-    instead of read back: loading the ORM objects again cost more than deriving them.
+    instead of read back: loading the ORM objects again cost more than deriving them. A named
+    tuple: cheap to build for every member, and its fields are the upsert's columns in order.
     """
 
     meeting_id: int
@@ -110,15 +108,13 @@ class StoredRecord:
 
 
 _RECORDS = table_of(AttendanceRecord)
-_COLUMNS = tuple(f.name for f in fields(StoredRecord))
+_COLUMNS = StoredRecord._fields
 _KEY = ("meeting_id", "member_id")
-_UPDATED = tuple(name for name in _COLUMNS if name not in _KEY)
-# What decides whether a record changed: everything derived, but not when.
-_COMPARED = tuple(name for name in _UPDATED if name != "derived_at")
-# _compared() and _stored() give these, in this order.
-_VALUES = ("member_id", *_COMPARED)
-_MEETING_ON = _VALUES.index("meeting_on")
-_compared = operator.attrgetter(*_VALUES)
+_UPDATED = _COLUMNS[2:]
+# What decides whether a record changed: everything derived (member_id to credited_on), but
+# not when; _stored() reads the same fields.
+_COMPARED = _COLUMNS[1:-1]
+_MEETING_ON = _COMPARED.index("meeting_on")
 
 
 async def rederive_meeting(
@@ -156,20 +152,14 @@ async def rederive_meeting(
     for d in derived:
         record = _record(meeting_id, meeting_on, d, orgs[d.member_id], stamp)
         before = stored.get(d.member_id)
-        if before is not None and before[0] == _compared(record):
-            records.append(replace(record, derived_at=before[1]))
+        if before is not None and before[0] == record[1:-1]:
+            records.append(record._replace(derived_at=before[1]))
             continue
         records.append(record)
         changed.append(record)
         if before is not None:
             months.add(before[0][_MEETING_ON])
-    await upsert_rows(
-        session,
-        _RECORDS,
-        [{name: getattr(r, name) for name in _COLUMNS} for r in changed],
-        _KEY,
-        _UPDATED,
-    )
+    await upsert_rows(session, _RECORDS, _COLUMNS, changed, _KEY, _UPDATED)
     touched = {r.member_id for r in changed}
     if member_ids is None:
         stale = set(stored) - {r.member_id for r in records}
@@ -206,19 +196,18 @@ async def _snapshot_taken(session: AsyncSession, meeting_id: int) -> bool:
 async def _stored(
     session: AsyncSession, meeting_id: int, member_ids: Collection[int] | None
 ) -> dict[int, tuple[tuple[Any, ...], dt.datetime]]:
-    """The stored records' derived values (comparable with ``_compared``) and ``derived_at``.
+    """The stored records' ``_COMPARED`` values and ``derived_at``.
 
     Timestamps come back aware (UTC) from ``UTCDateTime`` and the rules give aware ones, so the
     tuples compare without conversion.
     """
-    columns = [_RECORDS.c[n] for n in _COMPARED]
-    query = select(AttendanceRecord.member_id, AttendanceRecord.derived_at, *columns).where(
-        AttendanceRecord.meeting_id == meeting_id
+    query = select(_RECORDS.c.derived_at, *(_RECORDS.c[n] for n in _COMPARED)).where(
+        _RECORDS.c.meeting_id == meeting_id
     )
     if member_ids is not None:
-        query = query.where(AttendanceRecord.member_id.in_(member_ids))
+        query = query.where(_RECORDS.c.member_id.in_(member_ids))
     rows = (await session.execute(query)).all()
-    return {r[0]: ((r[0], *r[2:]), r[1]) for r in rows}
+    return {r[1]: (tuple(r[1:]), r[0]) for r in rows}
 
 
 def _record(
