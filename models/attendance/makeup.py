@@ -19,12 +19,17 @@ _MISSED = (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)
 
 
 async def end_meeting(
-    session: AsyncSession, meeting_id: int, rules: AttendanceRules | None = None
+    session: AsyncSession,
+    meeting_id: int,
+    rules: AttendanceRules | None = None,
+    *,
+    in_thread: bool = False,
 ) -> list[StoredRecord]:
     """Call once the meeting has ended (``actual_end`` set): derive its records and assign
-    make-ups to the expected members who missed it (if it was recorded). Idempotent."""
+    make-ups to the expected members who missed it (if it was recorded). Idempotent.
+    ``in_thread``: see :func:`~models.attendance.derive.rederive_meeting`."""
     rules = rules or AttendanceRules()
-    records = await rederive_meeting(session, meeting_id, rules)
+    records = await rederive_meeting(session, meeting_id, rules, in_thread=in_thread)
     await assign_makeups(session, meeting_id, rules)
     await sync_makeups(session, meeting_id)
     return records
