@@ -14,7 +14,20 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, bindparam, case, delete, func, insert, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -120,11 +133,9 @@ async def refresh_tallies(
         return
     for first in sorted({day.replace(day=1) for day in months}):
         following = (first + dt.timedelta(days=32)).replace(day=1)
-        await session.execute(statements.delete_months, {"ids": ids, "month": first})
-        await session.execute(
-            statements.count_months,
-            {"ids": ids, "month": first, "first": first, "following": following},
-        )
+        params = {"ids": ids, "month": first, "first": first, "following": following}
+        await session.execute(statements.delete_months, params)
+        await session.execute(statements.count_months, params)
 
 
 @dataclass(frozen=True)
@@ -149,26 +160,47 @@ def _refresh_statements(dialect: str) -> _RefreshStatements:
             .where(R.meeting_id == meeting_id)
             .group_by(R.meeting_id, R.org_id),
         ),
+        # Only the rows no record counts any more (the member's org changed, a record went):
+        # the others are updated in place below, which spares their index entries and
+        # foreign-key checks a delete and insert would cost.
         delete_months=delete(month_tally).where(
             month_tally.c.month == bindparam("month", type_=Date()),
             in_ids(dialect, month_tally.c.member_id, "ids"),
+            ~exists().where(
+                R.member_id == month_tally.c.member_id,
+                R.org_id == month_tally.c.org_id,
+                R.meeting_on >= bindparam("first", type_=Date()),
+                R.meeting_on < bindparam("following", type_=Date()),
+            ),
         ),
-        count_months=insert(month_tally).from_select(
+        count_months=_upsert_counts(
+            dialect,
+            month_tally,
             ["member_id", "org_id", "month", *_COLUMNS],
             select(
                 R.member_id,
                 R.org_id,
-                bindparam("first", type_=Date()),
+                bindparam("month", type_=Date()),
                 *record_counts(),
                 _hours(),
             )
             .where(
                 in_ids(dialect, R.member_id, "ids"),
-                R.meeting_on >= bindparam("month", type_=Date()),
+                R.meeting_on >= bindparam("first", type_=Date()),
                 R.meeting_on < bindparam("following", type_=Date()),
             )
             .group_by(R.member_id, R.org_id),
         ),
+    )
+
+
+def _upsert_counts(dialect: str, table: Table, columns: list[str], query: Any) -> Any:
+    """INSERT ... SELECT ... ON CONFLICT (primary key) DO UPDATE SET every count."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.from_select(columns, query)
+    return stmt.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: stmt.excluded[name] for name in _COLUMNS},
     )
 
 
