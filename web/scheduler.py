@@ -101,7 +101,7 @@ async def end_derivations(session: AsyncSession, now: dt.datetime, rules: Attend
     derived = 0
     for meeting_id in ids:
         if await snapshot_expected(session, meeting_id, rules):
-            await end_meeting(session, meeting_id, rules)
+            await end_meeting(session, meeting_id, rules, in_thread=True)
             derived += 1
     return derived
 

@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.attendance._sql import upsert
-from models.attendance.derive import meeting_facts, rederive_meeting
+from models.attendance.derive import StoredRecord, meeting_facts, rederive_meeting
 from models.attendance.enums import AttendanceStatus, AttendeeRole, MakeupStatus
 from models.attendance.reminders import MakeupView, Reminder, makeup_reminders_due
 from models.attendance.rules import AttendanceRules, utc
@@ -19,12 +19,17 @@ _MISSED = (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)
 
 
 async def end_meeting(
-    session: AsyncSession, meeting_id: int, rules: AttendanceRules | None = None
-) -> list[AttendanceRecord]:
+    session: AsyncSession,
+    meeting_id: int,
+    rules: AttendanceRules | None = None,
+    *,
+    in_thread: bool = False,
+) -> list[StoredRecord]:
     """Call once the meeting has ended (``actual_end`` set): derive its records and assign
-    make-ups to the expected members who missed it (if it was recorded). Idempotent."""
+    make-ups to the expected members who missed it (if it was recorded). Idempotent.
+    ``in_thread``: see :func:`~models.attendance.derive.rederive_meeting`."""
     rules = rules or AttendanceRules()
-    records = await rederive_meeting(session, meeting_id, rules)
+    records = await rederive_meeting(session, meeting_id, rules, in_thread=in_thread)
     await assign_makeups(session, meeting_id, rules)
     await sync_makeups(session, meeting_id)
     return records
@@ -87,7 +92,7 @@ async def sync_makeups(session: AsyncSession, meeting_id: int) -> None:
 
 async def record_replay_progress(
     session: AsyncSession, meeting_id: int, member_id: int, rules: AttendanceRules | None = None
-) -> AttendanceRecord | None:
+) -> StoredRecord | None:
     """After a ``replay_coverage`` event: rederive that member and complete the make-up."""
     records = await rederive_meeting(session, meeting_id, rules, member_ids=[member_id])
     await sync_makeups(session, meeting_id)

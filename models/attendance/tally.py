@@ -9,22 +9,31 @@ tallies are derived data like the records themselves, refreshed in the same tran
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.attendance._sql import month_start
+from models.attendance._sql import dialect_name, in_ids, month_start, table_of
 from models.attendance.enums import AttendanceStatus, AttendeeRole
-from models.attendance.tables import (
-    AttendanceRecord,
-    AttendanceTally,
-    ExpectedAttendee,
-    MemberMonthTally,
-)
+from models.attendance.tables import AttendanceRecord, AttendanceTally, MemberMonthTally
 
 R = AttendanceRecord
 ATTENDED = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
@@ -105,44 +114,93 @@ _COLUMNS = [*COUNT_FIELDS, "hours"]
 
 
 async def refresh_tallies(
-    session: AsyncSession, meeting_id: int, member_ids: Collection[int] | None = None
+    session: AsyncSession,
+    meeting_id: int,
+    member_ids: Collection[int],
+    months: Collection[dt.date],
 ) -> None:
-    """Recount one meeting per org, and the month of that meeting for its members."""
-    await session.execute(delete(AttendanceTally).where(AttendanceTally.meeting_id == meeting_id))
-    await session.execute(
-        insert(AttendanceTally).from_select(
+    """Recount one meeting per org, and the given months (any day in each) for the given members.
+
+    The caller knows the months (the meeting's day, and the stored day of records it rewrote):
+    asking the database for MIN(meeting_on) of the meeting made PostgreSQL walk the
+    ``meeting_on`` index from the year's start.
+    """
+    statements = _refresh_statements(dialect_name(session))
+    await session.execute(statements.delete_meeting, {"meeting_id": meeting_id})
+    await session.execute(statements.count_meeting, {"meeting_id": meeting_id})
+    ids = sorted(member_ids)
+    if not ids:
+        return
+    for first in sorted({day.replace(day=1) for day in months}):
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        params = {"ids": ids, "month": first, "first": first, "following": following}
+        await session.execute(statements.delete_months, params)
+        await session.execute(statements.count_months, params)
+
+
+@dataclass(frozen=True)
+class _RefreshStatements:
+    delete_meeting: Any
+    count_meeting: Any
+    delete_months: Any
+    count_months: Any
+
+
+@functools.cache
+def _refresh_statements(dialect: str) -> _RefreshStatements:
+    """Built once: constructing the aggregates again for every call cost more than running them."""
+    meeting_tally = table_of(AttendanceTally)
+    month_tally = table_of(MemberMonthTally)
+    meeting_id = bindparam("meeting_id", type_=Integer())
+    return _RefreshStatements(
+        delete_meeting=delete(meeting_tally).where(meeting_tally.c.meeting_id == meeting_id),
+        count_meeting=insert(meeting_tally).from_select(
             ["meeting_id", "org_id", "meeting_on", *_COLUMNS],
             select(R.meeting_id, R.org_id, func.min(R.meeting_on), *record_counts(), _hours())
             .where(R.meeting_id == meeting_id)
             .group_by(R.meeting_id, R.org_id),
-        )
-    )
-    meeting_on = await session.scalar(
-        select(func.min(R.meeting_on)).where(R.meeting_id == meeting_id)
-    )
-    if meeting_on is None:
-        return
-    if isinstance(meeting_on, str):  # SQLite hands back a MIN() of dates as text
-        meeting_on = dt.date.fromisoformat(meeting_on)
-    first = meeting_on.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    members: Any = select(ExpectedAttendee.member_id).where(
-        ExpectedAttendee.meeting_id == meeting_id
-    )
-    if member_ids is not None:
-        members = list(member_ids)
-    await session.execute(
-        delete(MemberMonthTally).where(
-            MemberMonthTally.month == first, MemberMonthTally.member_id.in_(members)
-        )
-    )
-    await session.execute(
-        insert(MemberMonthTally).from_select(
+        ),
+        # Only the rows no record counts any more (the member's org changed, a record went):
+        # the others are updated in place below, which spares their index entries and
+        # foreign-key checks a delete and insert would cost.
+        delete_months=delete(month_tally).where(
+            month_tally.c.month == bindparam("month", type_=Date()),
+            in_ids(dialect, month_tally.c.member_id, "ids"),
+            ~exists().where(
+                R.member_id == month_tally.c.member_id,
+                R.org_id == month_tally.c.org_id,
+                R.meeting_on >= bindparam("first", type_=Date()),
+                R.meeting_on < bindparam("following", type_=Date()),
+            ),
+        ),
+        count_months=_upsert_counts(
+            dialect,
+            month_tally,
             ["member_id", "org_id", "month", *_COLUMNS],
-            select(R.member_id, R.org_id, literal(first), *record_counts(), _hours())
-            .where(R.member_id.in_(members), R.meeting_on >= first, R.meeting_on < following)
+            select(
+                R.member_id,
+                R.org_id,
+                bindparam("month", type_=Date()),
+                *record_counts(),
+                _hours(),
+            )
+            .where(
+                in_ids(dialect, R.member_id, "ids"),
+                R.meeting_on >= bindparam("first", type_=Date()),
+                R.meeting_on < bindparam("following", type_=Date()),
+            )
             .group_by(R.member_id, R.org_id),
-        )
+        ),
+    )
+
+
+def _upsert_counts(dialect: str, table: Table, columns: list[str], query: Any) -> Any:
+    """INSERT ... SELECT ... ON CONFLICT (primary key) DO UPDATE SET every count."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.from_select(columns, query)
+    return stmt.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: stmt.excluded[name] for name in _COLUMNS},
     )
 
 

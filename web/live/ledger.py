@@ -6,6 +6,10 @@ background task writes the queue in order, each event in its own transaction, wi
 event id as idempotency key. A second task writes a heartbeat for every connected participant
 every 15 s, so a crash loses at most that much presence (start-up recovery closes what a crash
 left open at its last heartbeat).
+
+When the host ends the room, the writer marks the meeting ended and then derives its records
+and make-up assignments in a task of its own (the scheduler's scan, minutes later, stays the
+safety net): a failed derivation is logged and never undoes the end of the meeting.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from sqlalchemy import update
 
 from media.events import RoomEvent
 from models.attendance.enums import EventKind
+from models.attendance.expected import snapshot_expected
 from models.attendance.ledger import (
     LedgerRefusal,
     NewEvent,
     close_open_presence_after_crash,
     record_event,
 )
+from models.attendance.makeup import end_meeting
+from models.attendance.rules import AttendanceRules
 from models.db import SessionFactory
 from models.enums import MeetingStatus
 from models.meeting import Meeting
@@ -47,7 +54,14 @@ class EndMeeting:
     at: dt.datetime
 
 
-Work = NewEvent | EndMeeting
+@dataclass(frozen=True)
+class DeriveMeeting:
+    """Derive an ended meeting's records, once every event queued before this is written."""
+
+    meeting_id: int
+
+
+Work = NewEvent | EndMeeting | DeriveMeeting
 
 _JOIN = {"member": EventKind.LIVE_JOIN, "site": EventKind.SITE_JOIN}
 _LEAVE = {"member": EventKind.LIVE_LEAVE, "site": EventKind.SITE_LEAVE}
@@ -60,10 +74,12 @@ class LedgerWriter:
         self,
         sessions: SessionFactory,
         *,
+        rules: AttendanceRules | None = None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self.sessions = sessions
+        self.rules = rules or AttendanceRules()
         self.heartbeat_interval = heartbeat_interval
         self.queue: asyncio.Queue[Work] = asyncio.Queue(maxsize=queue_size)
         self.devices: dict[tuple[str, str], str] = {}  # announced by the socket, before hello
@@ -71,7 +87,9 @@ class LedgerWriter:
         self.dropped = 0
         self.written = 0
         self.refused = 0
+        self.derived = 0  # meetings whose records were derived when they ended
         self._tasks: list[asyncio.Task[None]] = []
+        self._derivations: set[asyncio.Task[None]] = set()
 
     # -- the listener (synchronous, never blocks) ---------------------------------------------
 
@@ -180,14 +198,39 @@ class LedgerWriter:
     async def _write(self, work: Work) -> None:
         if isinstance(work, EndMeeting):
             async with self.sessions() as db, db.begin():
-                await db.execute(
+                result = await db.execute(
                     update(Meeting)
                     .where(Meeting.id == work.meeting_id, Meeting.status == MeetingStatus.LIVE)
                     .values(status=MeetingStatus.ENDED, actual_end=work.at)
                 )
+            if result.rowcount:  # type: ignore[attr-defined]
+                # Room.close() emits every participant's "left" before its first await, so
+                # those leaves are queued by now: deriving behind them sees presence closed.
+                self._put(DeriveMeeting(work.meeting_id))
+            return
+        if isinstance(work, DeriveMeeting):
+            # Not awaited here: the other rooms' events must not wait for a derivation.
+            task = asyncio.create_task(
+                self._derive(work.meeting_id), name=f"attendance-derive-{work.meeting_id}"
+            )
+            self._derivations.add(task)
+            task.add_done_callback(self._derivations.discard)
             return
         if await record_event(self.sessions, work):
             self.written += 1
+
+    async def _derive(self, meeting_id: int) -> None:
+        """The records and make-ups of an ended meeting, in their own transaction."""
+        try:
+            async with self.sessions() as db, db.begin():
+                if await snapshot_expected(db, meeting_id, self.rules):
+                    await end_meeting(db, meeting_id, self.rules, in_thread=True)
+        except Exception:
+            logger.exception(
+                "deriving ended meeting %d failed (the scheduler's scan retries)", meeting_id
+            )
+        else:
+            self.derived += 1
 
     async def recover(self) -> int:
         """Close the presence a crash left open (at each stream's last heartbeat)."""
@@ -208,16 +251,21 @@ class LedgerWriter:
         ]
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait until everything queued so far is written (tests, shutdown)."""
-        await asyncio.wait_for(self.queue.join(), timeout)
+        """Wait until everything queued so far is written and the derivations it started are
+        done (tests, shutdown)."""
+        async with asyncio.timeout(timeout):
+            await self.queue.join()
+            while self._derivations:
+                await asyncio.wait(set(self._derivations))
 
     async def stop(self, timeout: float = 10.0) -> None:
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await self.drain(timeout)
-        for task in self._tasks:
+        tasks = self._tasks + list(self._derivations)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []

@@ -14,8 +14,9 @@ from aiohttp import web
 
 from media.registry import RoomRegistry
 from media.settings import MediaSettings
+from web.attendance.common import rules_of
 from web.config import MediaConfig
-from web.keys import LIVE_WRITER, ROOMS, SESSIONS
+from web.keys import CONFIG, LIVE_WRITER, ROOMS, SESSIONS
 from web.live import pages, socket
 from web.live.ledger import LedgerWriter
 
@@ -36,7 +37,7 @@ def media_settings(config: MediaConfig) -> MediaSettings:
 
 def build_live(app: web.Application, config: MediaConfig) -> None:
     """Put the attendance writer and the room registry on the application."""
-    writer = LedgerWriter(app[SESSIONS])
+    writer = LedgerWriter(app[SESSIONS], rules=rules_of(app[CONFIG]))
     app[LIVE_WRITER] = writer
     app[ROOMS] = RoomRegistry(media_settings(config), writer)
 

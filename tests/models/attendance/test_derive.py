@@ -27,6 +27,7 @@ from models.attendance.makeup import (
 from models.attendance.tables import (
     AttendanceRecord,
     AttendanceTally,
+    ExpectedAttendee,
     MakeupAssignment,
     MemberMonthTally,
 )
@@ -362,3 +363,40 @@ async def test_rederiving_writes_only_the_records_that_changed(world: World) -> 
         m: v for m, v in first.items() if m != absent
     }
     assert tally == 4
+
+
+async def test_tallies_stay_equal_to_a_rebuild_when_a_meeting_moves_month_then_loses_a_member(
+    world: World,
+) -> None:
+    mid = await _scenario(world)
+    observer = world.members["observer"].id
+    async with world.sessions() as session, session.begin():
+        await end_meeting(session, mid)
+
+    async def rebuilt() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        async with world.sessions() as session, session.begin():
+            await rebuild_tallies(session)
+        return await _tallies(world)
+
+    async with world.sessions() as session, session.begin():
+        await session.execute(
+            update(Meeting)
+            .where(Meeting.id == mid)
+            .values(actual_start=at(60 * 24 * 31), actual_end=at(60 * 24 * 31 + 60))
+        )
+        await rederive_meeting(session, mid)
+    moved = await _tallies(world)
+    assert moved == await rebuilt()
+    assert {m[2] for m in moved[1]} == {dt.date(2026, 4, 1)}  # nothing left in March
+    async with world.sessions() as session, session.begin():
+        await session.execute(
+            delete(ExpectedAttendee).where(
+                ExpectedAttendee.meeting_id == mid, ExpectedAttendee.member_id == observer
+            )
+        )
+        records = await rederive_meeting(session, mid)
+    kept = await _tallies(world)
+    assert kept == await rebuilt()
+    assert observer not in [r.member_id for r in records]
+    assert observer not in [m[0] for m in kept[1]]
+    assert {m[2] for m in kept[0]} == {dt.date(2026, 4, 10)}

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media.errors import CloseReason
 from media.events import RoomEvent
-from models.attendance.enums import EventKind
+from models.attendance.enums import AttendanceStatus, EventKind, MakeupStatus
+from models.attendance.tables import AttendanceRecord, MakeupAssignment
 from models.db import make_session_factory
+from models.enums import MeetingStatus
+from models.meeting import Meeting
+from tests.web.conftest import World
+from web.live import ledger
 from web.live.ledger import EndMeeting, LedgerWriter
 
 
@@ -62,3 +69,70 @@ def test_heartbeats_name_each_connected_member_and_site_once(sqlite_engine: Asyn
     assert {b.kind for b in beats} == {EventKind.LIVE_HEARTBEAT}
     assert all(b.occurred_at == now for b in beats)
     assert len({b.idempotency_key for b in beats}) == 2
+
+
+async def _live_for_an_hour(engine: AsyncEngine, meeting_id: int) -> None:
+    async with make_session_factory(engine)() as db, db.begin():
+        await db.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id)
+            .values(
+                status=MeetingStatus.LIVE,
+                actual_start=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+            )
+        )
+
+
+async def test_a_meeting_its_host_ends_gets_its_records_and_make_ups_without_the_scan(
+    sqlite_engine: AsyncEngine, world: World
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await _live_for_an_hour(sqlite_engine, meeting_id)
+    writer = LedgerWriter(make_session_factory(sqlite_engine))
+    await writer.start()
+    try:
+        writer.on_room_event(event("room_ended", "member:1", room=f"meeting-{meeting_id}"))
+        await writer.drain()
+    finally:
+        await writer.stop()
+    async with make_session_factory(sqlite_engine)() as db:
+        meeting = await db.get(Meeting, meeting_id)
+        record = await db.scalar(
+            select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting_id)
+        )
+        makeup = await db.scalar(
+            select(MakeupAssignment).where(MakeupAssignment.meeting_id == meeting_id)
+        )
+    assert meeting is not None and meeting.status is MeetingStatus.ENDED
+    assert record is not None and record.member_id == world.members["alice"]
+    assert record.status is AttendanceStatus.ABSENT  # she never joined
+    assert makeup is not None and makeup.member_id == world.members["alice"]
+    assert makeup.status is MakeupStatus.PENDING
+    assert writer.derived == 1
+
+
+async def test_a_failing_derivation_leaves_the_meeting_ended_and_the_writer_writing(
+    sqlite_engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("derivation broke")
+
+    monkeypatch.setattr(ledger, "end_meeting", broken)
+    meeting_id = world.meetings["m_a"]
+    await _live_for_an_hour(sqlite_engine, meeting_id)
+    room = f"meeting-{meeting_id}"
+    writer = LedgerWriter(make_session_factory(sqlite_engine))
+    await writer.start()
+    try:
+        writer.on_room_event(event("room_ended", "member:1", room=room))
+        await writer.drain()
+        writer.on_room_event(event("joined", f"member:{world.members['alice']}", room=room))
+        await writer.drain()
+    finally:
+        await writer.stop()
+    async with make_session_factory(sqlite_engine)() as db:
+        meeting = await db.get(Meeting, meeting_id)
+        records = list(await db.scalars(select(AttendanceRecord)))
+    assert meeting is not None and meeting.status is MeetingStatus.ENDED
+    assert records == [] and writer.derived == 0
+    assert writer.written == 1  # the event after the failure was still written

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.attendance.enums import EventKind
 from models.attendance.ledger import NewEvent, append_event
-from models.attendance.tables import AttendanceEvent
+from models.attendance.tables import AttendanceEvent, AttendanceRecord
 from models.db import make_session_factory
 from models.enums import MeetingStatus
 from models.meeting import Meeting, meeting_presenter
@@ -32,6 +32,7 @@ from tests.web.live.helpers import (
 )
 from web.app import create_app
 from web.keys import LIVE_WRITER
+from web.scheduler import SCHEDULER
 
 
 async def ledger(engine: AsyncEngine, meeting_id: int) -> list[AttendanceEvent]:
@@ -235,6 +236,36 @@ async def test_the_host_starts_the_meeting_and_ending_the_room_ends_it(
         assert meeting.status is MeetingStatus.ENDED
         assert meeting.actual_start is not None and meeting.actual_end is not None
         assert meeting.actual_end - meeting.actual_start < dt.timedelta(minutes=1)
+
+
+async def test_ending_the_room_derives_the_records_at_once_with_the_leaves_it_caused(
+    client: Client, world: World, sqlite_engine: AsyncEngine, loopback_ice: None
+) -> None:
+    meeting_id = world.meetings["m_a"]
+    await start_now(sqlite_engine, meeting_id)
+    async with (
+        await browser_for(client, "sec_g1") as host,
+        await browser_for(client, "alice") as alice,
+    ):
+        host_ws = await open_socket(host, client, meeting_id)
+        await hello(host_ws)
+        alice_ws = await open_socket(alice, client, meeting_id)
+        await hello(alice_ws)
+        await host_ws.send_json({"type": "end_room"})
+        assert (await next_message(alice_ws, "closed"))["reason"] == "room-ended"
+    await written(client)
+    assert client.app[SCHEDULER].runs == 0  # not the scan's doing
+    async with make_session_factory(sqlite_engine)() as db:
+        records = list(
+            await db.scalars(
+                select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting_id)
+            )
+        )
+    assert [r.member_id for r in records] == [world.members["alice"]]
+    # Alice's leave, written as the room closed, was in the ledger before the derivation.
+    leave = [e for e in await ledger(sqlite_engine, meeting_id) if e.kind is EventKind.LIVE_LEAVE]
+    assert len(leave) == 1 and records[0].last_leave == leave[0].occurred_at
+    assert client.app[LIVE_WRITER].derived == 1
 
 
 async def test_an_ordinary_member_cannot_start_a_meeting(client: Client, world: World) -> None:
