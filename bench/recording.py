@@ -228,7 +228,18 @@ def record_overhead(subscribers: int, rounds: int, window: float) -> dict[str, A
                 if us is None:
                     raise RuntimeError(f"no us_per_packet: {data}")
                 (recorded if kind == "recorded" else plain).append(float(us))
-                details.append({"kind": kind, "us_per_packet": us, "load": data.get("load")})
+                extra = data.get("details") or {}
+                details.append(
+                    {
+                        "kind": kind,
+                        "us_per_packet": us,
+                        "load": extra.get("load"),
+                        "server_cpu_percent": extra.get("server_cpu_percent"),
+                        "latency_p50_ms": data.get("latency_p50_ms"),
+                        "latency_p99_ms": data.get("latency_p99_ms"),
+                        "recorder": extra.get("recorder"),
+                    }
+                )
             if record_dir is not None:
                 segments = sorted(p.name for p in record_dir.glob("*.mkv"))
                 details[-1]["recorded_files"] = segments
