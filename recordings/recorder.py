@@ -45,6 +45,8 @@ class RecorderStats:
     written_packets: int
     segments: int
     batches: int = 0  # times the worker thread woke and found work
+    worker_cpu_seconds: float = 0.0
+    longest_batch_seconds: float = 0.0
 
 
 class Recorder:
@@ -147,7 +149,12 @@ class Recorder:
     def stats(self) -> RecorderStats:
         s = self._writer.stats
         return RecorderStats(
-            s.dropped_packets, s.written_packets, len(self._manifest.segments), s.batches
+            s.dropped_packets,
+            s.written_packets,
+            len(self._manifest.segments),
+            s.batches,
+            round(s.cpu_seconds, 4),
+            round(s.longest_batch_seconds, 4),
         )
 
     # PacketSink (event loop, must not block).

@@ -65,6 +65,8 @@ class WriterStats:
     dropped_packets: int = 0  # written by the event loop only
     written_packets: int = 0  # written by the worker thread only
     batches: int = 0  # worker wake-ups that found work
+    cpu_seconds: float = 0.0  # CPU time of the worker thread so far
+    longest_batch_seconds: float = 0.0  # wall time of the longest batch
     errors: list[str] = field(default_factory=list)
 
 
@@ -144,12 +146,18 @@ class RecordingWriter:
 
     # Worker side.
     def _run(self) -> None:
+        stats = self.stats
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()  # before draining: a later wake-up is never lost
+            started = time.monotonic()
             if self._drain():
                 return
             self._maybe_write_manifest()
+            stats.longest_batch_seconds = max(
+                stats.longest_batch_seconds, time.monotonic() - started
+            )
+            stats.cpu_seconds = time.thread_time()
 
     def _drain(self) -> bool:
         """Handle everything queued now, in order; True after a stop."""
