@@ -434,7 +434,7 @@ class Room:
             fields["latency_p50_ms"] = r(p50)
             fields["latency_p99_ms"] = r(p99)
             details["latency_samples"] = sum(c for _, c in buckets)
-        for key in ("server_details", "events", "errors"):
+        for key in ("server_details", "events", "errors", "recorder"):
             if srv_b.get(key):
                 details[key] = srv_b[key]
         return line(self.mode, n, **fields, details=details)

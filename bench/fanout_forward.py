@@ -62,11 +62,10 @@ class ForwardServer:
     def _attach_recorder(self, directory: Path) -> None:
         """``FANOUT_RECORD_DIR`` set: record the room as the hub does (bench/recording.py)."""
         from recordings.recorder import Recorder
-        from web.recording_service import RecorderSink
 
         self.recorder = Recorder(directory, request_keyframe=self.room.request_keyframe)
         self.recorder.start()
-        self.room.add_sink(RecorderSink(self.recorder))
+        self.room.add_sink(self.recorder)  # as web/recording_service.py attaches it
 
     async def listen(self) -> dict[str, Any]:
         record_dir = os.environ.get("FANOUT_RECORD_DIR")

@@ -172,14 +172,24 @@ class FrameAssembler:
         return None
 
     def _gap_expired(self, now: float) -> bool:
+        """A packet of the frame at ``_next`` is missing and a later one came over 150 ms ago.
+
+        Without a gap the frame is still arriving (its last packets are late, e.g. after a stall
+        of the event loop that stamped the arrival times): that is not a loss.
+        """
         assert self._next is not None
-        oldest = min(p.arrival_time for p in self._pending.values())
-        return now - oldest > REORDER_SECONDS
+        missing = self._next
+        while missing in self._pending:
+            missing += 1
+        later = [p.arrival_time for s, p in self._pending.items() if s > missing]
+        return bool(later) and now - min(later) > REORDER_SECONDS
 
     def _skip_lost_frame(self) -> None:
-        """Give up the frame at ``_next``: drop up to the first marker after the gap, or, with
-        no marker pending, up to the next frame start. Always drops a packet or moves ``_next``
-        forward, so :meth:`_drain` cannot loop forever."""
+        """Give up the frame at ``_next``: drop up to the first marker after the gap.
+
+        With no marker pending, drop the packets before the next one that starts a frame (all of
+        them if none does). Either way at least one packet goes, so ``_drain`` always ends.
+        """
         assert self._next is not None
         self.stats.lost_frames += 1
         markers = sorted(s for s, p in self._pending.items() if p.packet.marker)
@@ -190,23 +200,22 @@ class FrameAssembler:
             self._next = end + 1
             self._dropped_before = end + 1
             return
-        starts = [s for s in sorted(self._pending) if s > self._next and self._begins_frame(s)]
-        if starts:
-            for seq in [s for s in self._pending if s < starts[0]]:
-                self._forget(seq)
-            self._next = self._dropped_before = starts[0]
-            return
-        # Nothing pending can complete a frame: drop it all and wait for a frame start.
-        self._dropped_before = max(self._pending) + 1 if self._pending else None
-        self._pending.clear()
-        self._timestamps.clear()
+        ordered = sorted(self._pending)
+        lost_timestamp = self._pending[ordered[0]].packet.timestamp
+        cut = next(
+            (
+                s
+                for s in ordered[1:]
+                if self._pending[s].packet.timestamp != lost_timestamp
+                and self._starts_frame(self._pending[s].packet)
+            ),
+            None,
+        )
+        lost = ordered if cut is None else [s for s in ordered if s < cut]
+        for seq in lost:
+            self._forget(seq)
+        self._dropped_before = lost[-1] + 1
         self._next = None
-
-    def _begins_frame(self, seq: int) -> bool:
-        packet = self._pending[seq].packet
-        previous = self._pending.get(seq - 1)
-        new_timestamp = previous is None or previous.packet.timestamp != packet.timestamp
-        return new_timestamp and self._starts_frame(packet)
 
     def _take(self, first: int, last: int) -> EncodedFrame | None:
         parts: list[bytes] = []

@@ -1,8 +1,9 @@
 """The recorder: a hidden subscriber of a room that keeps every publication on disk.
 
 :class:`Recorder` implements the room's ``PacketSink``. Its methods run on the event loop and do
-no I/O: packets go to the recording's worker thread (:class:`~recordings.worker.RecordingWriter`),
-which depayloads, muxes and writes files and the manifest.
+no I/O: packets are appended to the queue of the recording's worker thread
+(:class:`~recordings.worker.RecordingWriter`), which wakes every ``batch_interval`` seconds and
+depayloads, muxes and writes what has queued up, and keeps the manifest.
 
 Timeline: seconds since :meth:`Recorder.start`, minus the time spent paused. ``arrival_time``
 values given by the room must come from the same clock as ``clock`` (``time.monotonic`` by
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from media.sinks import PublicationInfo
 from recordings.manifest import Manifest, Segment
-from recordings.worker import DEFAULT_QUEUE_PACKETS, RecordingWriter
+from recordings.worker import BATCH_INTERVAL, DEFAULT_QUEUE_PACKETS, RecordingWriter
 from recordings.writer import UnsupportedCodec, codec_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class RecorderStats:
     dropped_packets: int
     written_packets: int
     segments: int
+    batches: int = 0  # times the worker thread woke and found work
+    worker_cpu_seconds: float = 0.0
+    longest_batch_seconds: float = 0.0
 
 
 class Recorder:
@@ -60,13 +64,18 @@ class Recorder:
         meeting_id: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_queued_packets: int = DEFAULT_QUEUE_PACKETS,
+        batch_interval: float = BATCH_INTERVAL,
     ) -> None:
         self.directory = directory
         self._request_keyframe = request_keyframe
         self._clock = clock
         self._manifest = Manifest(meeting_id=meeting_id)
         self._writer = RecordingWriter(
-            directory, self._manifest, self._keyframe_from_thread, max_packets=max_queued_packets
+            directory,
+            self._manifest,
+            self._keyframe_from_thread,
+            max_packets=max_queued_packets,
+            batch_interval=batch_interval,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._publications: dict[str, PublicationInfo] = {}
@@ -139,7 +148,14 @@ class Recorder:
     @property
     def stats(self) -> RecorderStats:
         s = self._writer.stats
-        return RecorderStats(s.dropped_packets, s.written_packets, len(self._manifest.segments))
+        return RecorderStats(
+            s.dropped_packets,
+            s.written_packets,
+            len(self._manifest.segments),
+            s.batches,
+            round(s.cpu_seconds, 4),
+            round(s.longest_batch_seconds, 4),
+        )
 
     # PacketSink (event loop, must not block).
     def publication_added(self, info: PublicationInfo) -> None:
