@@ -40,16 +40,13 @@ import models
 from models.attendance.derive import rederive_meeting
 from models.attendance.enums import AttendeeRole, EventKind, MakeupStatus
 from models.attendance.expected import role_for
-from models.attendance.reports import member_report, unit_report
-from models.attendance.rules import (
-    AttendanceRules,
-    ExpectedFacts,
-    Fact,
-    MeetingFacts,
-    derive_meeting,
-)
+from models.attendance.facts import ExpectedFacts, Fact, MeetingFacts
+from models.attendance.member_report import member_report
+from models.attendance.rules import AttendanceRules
+from models.attendance.statuses import derive_meeting
 from models.attendance.tables import AttendanceRecord
 from models.attendance.tally import rebuild_tallies
+from models.attendance.unit_report import unit_report
 from models.db import make_engine, make_session_factory
 from models.enums import (
     MeetingKind,

@@ -28,11 +28,12 @@ from aiohttp import web
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.attendance.birthdays import political_birthdays_in
 from models.attendance.expected import compute_audience, snapshot_expected
 from models.attendance.makeup import end_meeting, makeup_reminders, mark_overdue_makeups
-from models.attendance.reports import political_birthdays_in, unit_report
 from models.attendance.rules import AttendanceRules
 from models.attendance.tables import AttendanceRecord, ExpectedAttendee
+from models.attendance.unit_report import unit_report
 from models.db import SessionFactory
 from models.enums import MeetingStatus, Role
 from models.meeting import Meeting

@@ -17,15 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.attendance._sql import table_of, upsert_rows
 from models.attendance.enums import AttendanceStatus, AttendeeRole, CreditKind
 from models.attendance.expected import snapshot_expected
-from models.attendance.rules import (
-    AttendanceRules,
-    DerivedRecord,
-    ExpectedFacts,
-    Fact,
-    MeetingFacts,
-    derive_meeting,
-    utc,
-)
+from models.attendance.facts import ExpectedFacts, Fact, MeetingFacts
+from models.attendance.rules import AttendanceRules, utc
+from models.attendance.statuses import DerivedRecord, derive_meeting
 from models.attendance.tables import AttendanceEvent, AttendanceRecord, ExpectedAttendee
 from models.attendance.tally import refresh_tallies
 from models.meeting import Meeting

@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models.attendance._sql import upsert
 from models.attendance.enums import AttendanceStatus, EventKind, RefusalReason
 from models.attendance.expected import compute_audience
-from models.attendance.rules import AttendanceRules, Fact, open_streams, utc
+from models.attendance.facts import Fact
+from models.attendance.presence import open_streams
+from models.attendance.rules import AttendanceRules, utc
 from models.attendance.tables import AttendanceEvent, ExpectedAttendee
 from models.enums import MeetingStatus
 from models.meeting import Meeting, meeting_site

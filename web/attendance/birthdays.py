@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.access import Viewer, org_manageable
+from models.attendance.birthdays import political_birthdays_in
 from models.attendance.reminders import PoliticalBirthday
-from models.attendance.reports import political_birthdays_in
 from models.enums import MeetingKind
 from models.meeting import Meeting
 from models.org import Org

@@ -17,7 +17,8 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from models.attendance.reports import MemberReport, UnitReport
+from models.attendance.member_report import MemberReport
+from models.attendance.unit_report import UnitReport
 
 # pygal appends a legacy ``find_module``-only finder (for its map plugins, unused here) to
 # ``sys.meta_path``; Python 3.11 warns about it on every later import. Take it out again.

@@ -9,8 +9,9 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from models.attendance.reports import MemberReport, UnitReport
+from models.attendance.member_report import MemberReport
 from models.attendance.tally import Counts
+from models.attendance.unit_report import UnitReport
 
 
 def jsonable(value: Any) -> Any:

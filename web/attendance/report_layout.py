@@ -12,8 +12,10 @@ import enum
 from aiohttp import web
 from babel.support import Translations
 
-from models.attendance.reports import MeetingReport, MemberReport, UnitReport
+from models.attendance.meeting_report import MeetingReport
+from models.attendance.member_report import MemberReport
 from models.attendance.tally import Counts
+from models.attendance.unit_report import UnitReport
 from web.attendance import charts
 from web.attendance.common import ATTENDANCE_LABELS
 from web.attendance.export import Cell, Percent, Sheet, Summary

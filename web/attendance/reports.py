@@ -1,7 +1,8 @@
 """Member, unit and meeting reports: pages, print pages, CSV and XLSX exports, JSON API.
 
-The figures come from :mod:`models.attendance.reports` (aggregated in SQL); this module only
-checks access and answers. The layout shared by the page and the exports is in
+The figures come from :mod:`models.attendance.member_report`, :mod:`~models.attendance.unit_report`
+and :mod:`~models.attendance.meeting_report` (aggregated in SQL); this module only checks access
+and answers. The layout shared by the page and the exports is in
 :mod:`web.attendance.report_layout`, the JSON form in :mod:`web.attendance.report_json`, the
 charts in :mod:`web.attendance.charts`.
 """
@@ -15,14 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from models.access import Viewer, visible_orgs
-from models.attendance.reports import (
-    MeetingReport,
-    MemberReport,
-    UnitReport,
-    meeting_report,
-    member_report,
-    unit_report,
-)
+from models.attendance.meeting_report import MeetingReport, meeting_report
+from models.attendance.member_report import MemberReport, member_report
+from models.attendance.unit_report import UnitReport, unit_report
 from models.org import Org
 from web.api.common import API, ok, path_id
 from web.attendance import charts

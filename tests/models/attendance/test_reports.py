@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from models import MemberCategory
+from models.attendance.birthdays import political_birthdays_in
 from models.attendance.enums import (
     AttendanceStatus,
     AttendeeRole,
@@ -17,13 +18,10 @@ from models.attendance.enums import (
 from models.attendance.expected import snapshot_expected
 from models.attendance.ledger import NewEvent, append_event
 from models.attendance.makeup import end_meeting, record_replay_progress
-from models.attendance.reports import (
-    Counts,
-    meeting_report,
-    member_report,
-    political_birthdays_in,
-    unit_report,
-)
+from models.attendance.meeting_report import meeting_report
+from models.attendance.member_report import member_report
+from models.attendance.tally import Counts
+from models.attendance.unit_report import unit_report
 from tests.models.attendance.conftest import World, at
 
 DAY = 60 * 24

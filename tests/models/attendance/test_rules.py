@@ -9,21 +9,14 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.attendance.coverage import replay_progress
+from models.attendance.credit import study_hours
 from models.attendance.enums import AttendanceStatus, AttendeeRole, CreditKind, EventKind
-from models.attendance.rules import (
-    AttendanceRules,
-    ExpectedFacts,
-    Fact,
-    MeetingEvents,
-    MeetingFacts,
-    derive_meeting,
-    derive_record,
-    open_streams,
-    rates,
-    replay_progress,
-    study_hours,
-    total_seconds,
-)
+from models.attendance.facts import ExpectedFacts, Fact, MeetingFacts
+from models.attendance.intervals import total_seconds
+from models.attendance.presence import MeetingEvents, open_streams
+from models.attendance.rules import AttendanceRules
+from models.attendance.statuses import derive_meeting, derive_record, rates
 
 T0 = dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC)  # 09:00 in Beijing
 RULES = AttendanceRules()
