@@ -21,6 +21,8 @@ class MediaInfo:
     width: int = 0
     height: int = 0
     profile: str | None = None
+    # Samples the decoder drops at the start (Opus pre-skip; none in the recorder's files).
+    padding: int = 0
 
     @property
     def duration(self) -> float:
@@ -61,6 +63,7 @@ def probe(path: Path) -> FileInfo:
                         width=getattr(ctx, "width", 0) or 0,
                         height=getattr(ctx, "height", 0) or 0,
                         profile=ctx.profile,
+                        padding=_opus_pre_skip(ctx.extradata),
                     )
                 )
             if container.duration is not None:
@@ -72,3 +75,10 @@ def probe(path: Path) -> FileInfo:
     if not streams:
         raise UnreadableMedia(f"{path.name} holds no audio or video packets")
     return FileInfo(duration=duration, streams=tuple(streams))
+
+
+def _opus_pre_skip(extradata: bytes | None) -> int:
+    """The pre-skip of an Opus identification header (RFC 7845), 0 without one."""
+    if extradata and extradata.startswith(b"OpusHead") and len(extradata) >= 12:
+        return int.from_bytes(extradata[10:12], "little")
+    return 0
