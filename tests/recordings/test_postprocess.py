@@ -10,6 +10,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -292,8 +293,17 @@ async def test_a_remux_with_its_audio_encoded_in_parallel_parts_matches_one_proc
     )
     directory = copy_of(long_h264_recording, tmp_path / "two")
     progress: list[float] = []
+    runs: list[int] = []
+    parallel = postprocess.run_ffmpeg_parallel
+
+    async def counted(binary: str, args: list[tuple[list[str], float]], *rest: Any) -> None:
+        runs.append(len(args))
+        await parallel(binary, args, *rest)
+
+    monkeypatch.setattr(postprocess, "run_ffmpeg_parallel", counted)
     split = await make_replay(directory, replace(SMALL, remux_audio_parts=2), progress.append)
 
+    assert runs == [2]  # the recorder's Opus files have no pre-skip: seeked exactly
     assert split.remuxed and whole.remuxed
     assert progress == sorted(progress) and progress[-1] == 100.0
     assert sorted(p.name for p in directory.iterdir() if "replay" in p.name) == ["replay.mp4"]
