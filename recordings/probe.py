@@ -39,27 +39,36 @@ def probe(path: Path) -> FileInfo:
     """Streams and times of a file, from its packets (works on files cut off by a crash)."""
     try:
         with av.open(str(path)) as container:
-            firsts: dict[int, float] = {}
-            ends: dict[int, float] = {}
+            # In each stream's time base (integers): Fraction arithmetic per packet cost
+            # more than the demuxing (0.15 of 0.21 s for 10 minutes of Opus).
+            firsts: dict[int, int] = {}
+            ends: dict[int, int] = {}
             for packet in container.demux():
-                if packet.pts is None or packet.time_base is None:
+                pts = packet.pts
+                if pts is None or packet.time_base is None:
                     continue
-                index = packet.stream.index
-                at = float(packet.pts * packet.time_base)
-                length = float((packet.duration or 0) * packet.time_base)
-                firsts[index] = min(firsts.get(index, at), at)
-                ends[index] = max(ends.get(index, at), at + length)
+                index = packet.stream_index
+                end = pts + (packet.duration or 0)
+                if index not in firsts:
+                    firsts[index], ends[index] = pts, end
+                    continue
+                if pts < firsts[index]:
+                    firsts[index] = pts
+                if end > ends[index]:
+                    ends[index] = end
             streams = []
             for stream in container.streams:
                 if stream.index not in firsts or stream.type not in ("audio", "video"):
                     continue
                 ctx = stream.codec_context
+                base = stream.time_base
+                assert base is not None
                 streams.append(
                     MediaInfo(
                         kind=stream.type,
                         codec=ctx.name,
-                        first=firsts[stream.index],
-                        end=ends[stream.index],
+                        first=float(firsts[stream.index] * base),
+                        end=float(ends[stream.index] * base),
                         width=getattr(ctx, "width", 0) or 0,
                         height=getattr(ctx, "height", 0) or 0,
                         profile=ctx.profile,
