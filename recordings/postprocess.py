@@ -64,7 +64,8 @@ class ProcessingSettings:
     # The remux case's audio cut into this many parts (at least 30 s each, on whole AAC
     # frames) encoded by ffmpeg processes running at the same time, then spliced frame by
     # frame without re-encoding (docs/recordings.md); 1: one process. The audio is all the
-    # remux costs; two parts took it from 103-150x to 200x+ real time (docs/benchmarks.md).
+    # remux costs; on the shared 2-core machine two parts took the 10-minute bench meeting
+    # from 177-204x to 216-249x real time for the same CPU (docs/benchmarks.md).
     remux_audio_parts: int = 2
     concurrency: int = 1  # post-processing jobs at the same time
 
@@ -334,8 +335,8 @@ def _split_remux(
     signal as the next part's first), seeking its inputs instead of decoding them from the
     start. In the encoded stream frame ``n`` of a part starting at sample ``s`` decodes to the
     samples from ``s + (n - 1) * 1024`` (frame 0 is the encoder's priming), so keeping, from
-    the part cut at ``[a, b)``, its frames whose samples start in ``[a, b)`` gives exactly the
-    frames one process would have made (the first part keeps its priming frame). The
+    the part cut at ``[a, b)``, its frames whose samples start in ``[a, b)`` gives the frames
+    for the same samples as one process's (the first part keeps its priming frame). The
     joined stream is placed 1024 samples early, so the MP4's edit list hides the priming.
     """
     rate = settings.audio_sample_rate
