@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,31 @@ def prepare_composite(cache: Path, seconds: float, settings: ProcessingSettings)
     return manifest
 
 
+def _as_recorded(path: Path) -> None:
+    """Rewrite an Opus file as the recorder writes one (``recordings/writer.py``): no Opus
+    header, so no pre-skip, and timestamps from RTP (20 ms frames from 0, in milliseconds).
+    Files from libopus carry a 6.5 ms pre-skip that the recorder's files never have."""
+    import av
+
+    with av.open(str(path)) as source:
+        if source.streams.audio[0].codec_context.extradata is None:
+            return  # already done
+        tmp = path.with_suffix(".rec.mkv")
+        with av.open(str(tmp), "w", format="matroska") as target:
+            stream = target.add_mux_stream("opus", rate=48000)
+            stream.time_base = Fraction(1, 1000)
+            pts = 0
+            for packet in source.demux(audio=0):
+                if not packet.size:
+                    continue
+                packet.stream = stream
+                packet.time_base = Fraction(1, 48000)
+                packet.pts = packet.dts = pts
+                pts += 960
+                target.mux(packet)
+    tmp.rename(path)
+
+
 def prepare_remux(cache: Path, seconds: float, settings: ProcessingSettings) -> Manifest:
     cache.mkdir(parents=True, exist_ok=True)
     video = _segment(1, "video", "camera", "presenter", 0.0)
@@ -135,6 +161,7 @@ def prepare_remux(cache: Path, seconds: float, settings: ProcessingSettings) -> 
     audio = _segment(2, "audio", "microphone", "presenter", 0.0)
     _video(settings, cache / video.file, seconds, "1280x720", "h264")
     _audio(settings, cache / audio.file, seconds, 440)
+    _as_recorded(cache / audio.file)
     manifest = Manifest(meeting_id=1, state="stopped", duration=seconds, segments=[video, audio])
     write_manifest(cache, manifest)
     return manifest
@@ -364,7 +391,10 @@ def main() -> None:
         if case == "record-overhead":
             row: dict[str, object] = record_overhead(args.subscribers, args.rounds, args.window)
         else:
-            source = args.cache_dir / f"{case}-{tag}"
+            # The remux input's audio is written as the recorder writes it (_as_recorded).
+            source = args.cache_dir / (
+                f"{case}-{tag}" if case == "composite" else f"remux-rec-{tag}"
+            )
             prepare = prepare_composite if case == "composite" else prepare_remux
             prepare(source, seconds, settings)
             elapsed, cpu, remuxed = asyncio.run(measure(source, args.cache_dir / "work", settings))

@@ -26,6 +26,7 @@ class Track:
     codec: str  # ffmpeg codec name: "vp8", "h264", "opus"
     start: float
     end: float
+    padding: int = 0  # samples the decoder drops at the start (Opus pre-skip)
 
 
 @dataclass(frozen=True)

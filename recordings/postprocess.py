@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -60,6 +61,12 @@ class ProcessingSettings:
     # than one process (each chunk decodes its inputs from the start) and were never faster in
     # wall time, so the default is one process.
     parallel_chunks: int = 1
+    # The remux case's audio cut into this many parts (at least 30 s each, on whole AAC
+    # frames) encoded by ffmpeg processes running at the same time, then spliced frame by
+    # frame without re-encoding (docs/recordings.md); 1: one process. The audio is all the
+    # remux costs; on the shared 2-core machine two parts took the 10-minute bench meeting
+    # from 177-204x to 216-249x real time for the same CPU (docs/benchmarks.md).
+    remux_audio_parts: int = 2
     concurrency: int = 1  # post-processing jobs at the same time
 
     def binary(self) -> str:
@@ -90,6 +97,25 @@ class ReplayResult:
 
 MIN_CHUNK_SECONDS = 30.0  # a composite is cut into chunks of at least this length
 CHUNK_STEP_SECONDS = 2  # chunk boundaries fall on keyframes of the output (one every 2 s)
+AAC_FRAME = 1024  # samples per AAC-LC frame; FFmpeg's encoder also primes with one frame
+# aresample puts audio where its timestamps say once they are this far (s) from the sample
+# count: a lost packet (20 ms) is filled with silence at once, so the timeline follows the
+# timestamps, the same whether a process decodes a track from its start or from a seek.
+HARD_COMP = 0.005
+# An audio part encodes this much more on either side of its cut. Measured on the bench
+# meeting: after 1 s of pre-roll the first 0.3 s after the join differed from one process
+# by 36-50 dB SNR, after 3 s by 57-69 dB, then 100 dB (the encoder and decoder states settle).
+AUDIO_PREROLL_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class AdtsSplice:
+    """Join ADTS files frame by frame: from each ``(file, first, count)`` the frames
+    ``first .. first + count - 1`` (``count`` None: to the end), written in order to
+    ``output``."""
+
+    output: Path
+    pieces: tuple[tuple[Path, int, int | None], ...]
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,7 @@ class Plan:
     final: list[str] | None = None
     files: dict[Path, str] = field(default_factory=dict)
     temporary: tuple[Path, ...] = ()
+    splice: AdtsSplice | None = None  # done after ``runs``, before ``final``
 
     @property
     def args(self) -> list[str]:
@@ -140,6 +167,7 @@ async def load_tracks(directory: Path, manifest: Manifest) -> list[Track]:
                 codec=media.codec,
                 start=segment.start + media.first,
                 end=segment.start + media.end,
+                padding=media.padding,
             )
         )
     if not tracks:
@@ -199,6 +227,11 @@ def plan_replay(
     if remux:
         video_track = next(t for t in tracks if t.kind == "video")
         video = ffmpeg.input(str(video_track.file), itsoffset=f"{video_track.start:.3f}").video
+        parts = audio_parts(duration, settings.remux_audio_parts, settings.audio_sample_rate)
+        if len(parts) > 1 and seeks_exactly(tracks):
+            return _split_remux(
+                tracks, video, parts, output, duration, settings, common, chapters_file
+            )
         audio = _audio_mix(tracks, duration, settings)
         out = ffmpeg.output(video, audio, str(output), vcodec="copy", **audio_options, **common)
         return Plan([(_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, True)
@@ -253,6 +286,124 @@ def plan_replay(
         files={listing: text},
         temporary=(listing, audio_file, *chunk_files),
     )
+
+
+def seeks_exactly(tracks: list[Track]) -> bool:
+    """Whether every audio track can be seeked to the sample: Opus without a pre-skip, as
+    the recorder writes it (timestamps from RTP on whole milliseconds). After a seek into an
+    Opus file with a pre-skip (files from libopus: 312 samples, 6.5 ms, timestamps rounded to
+    milliseconds) FFmpeg 9 placed the audio 0.5-1 ms off (measured, docs/recordings.md)."""
+    return all(t.codec == "opus" and t.padding == 0 for t in tracks if t.kind == "audio")
+
+
+def audio_step(rate: int) -> int:
+    """Samples between possible audio cuts: whole AAC frames whose time is a whole number
+    of microseconds (ffmpeg's ``-ss``), e.g. 3 frames (128 ms) at 24 or 48 kHz."""
+    return AAC_FRAME * (rate // math.gcd(rate, AAC_FRAME * 1_000_000))
+
+
+def audio_parts(duration: float, parts: int, rate: int) -> list[tuple[int, int]]:
+    """The audio timeline, in samples at ``rate``, cut into at most ``parts`` pieces of at
+    least ``MIN_CHUNK_SECONDS``, every cut on a multiple of ``audio_step(rate)``."""
+    total = round(duration * rate)
+    step = audio_step(rate)
+    count = max(1, min(parts, int(duration // MIN_CHUNK_SECONDS)))
+    cuts = sorted(
+        {
+            cut
+            for k in range(1, count)
+            if 0 < (cut := round(total * k / count / step) * step) < total
+        }
+    )
+    return list(pairwise([0, *cuts, total]))
+
+
+def _split_remux(
+    tracks: list[Track],
+    video: Any,
+    parts: list[tuple[int, int]],
+    output: Path,
+    duration: float,
+    settings: ProcessingSettings,
+    common: dict[str, Any],
+    chapters_file: Path | None,
+) -> Plan:
+    """The remux with its audio encoded as ``parts`` by processes running at the same time.
+
+    Each part encodes its piece plus ``margin`` samples on either side (the encoder's state
+    and block-switching decisions settle in the pre-roll; its last frames see the same
+    signal as the next part's first), seeking its inputs instead of decoding them from the
+    start. In the encoded stream frame ``n`` of a part starting at sample ``s`` decodes to the
+    samples from ``s + (n - 1) * 1024`` (frame 0 is the encoder's priming), so keeping, from
+    the part cut at ``[a, b)``, its frames whose samples start in ``[a, b)`` gives the frames
+    for the same samples as one process's (the first part keeps its priming frame). The
+    joined stream is placed 1024 samples early, so the MP4's edit list hides the priming.
+    """
+    rate = settings.audio_sample_rate
+    margin = -(-round(AUDIO_PREROLL_SECONDS * rate) // audio_step(rate)) * audio_step(rate)
+    total = parts[-1][1]
+    runs: list[tuple[list[str], float]] = []
+    pieces: list[tuple[Path, int, int | None]] = []
+    files: list[Path] = []
+    for index, (start, end) in enumerate(parts):
+        first = max(0, start - margin)
+        last = total if index == len(parts) - 1 else min(total, end + margin)
+        part = output.with_name(f"{output.name}.audio{index}.aac")
+        files.append(part)
+        audio = _audio_mix(tracks, (last - first) / rate, settings, first / rate)
+        out = ffmpeg.output(
+            audio,
+            str(part),
+            t=f"{(last - first) / rate:.6f}",
+            format="adts",
+            acodec="aac",
+            audio_bitrate=settings.audio_bitrate,
+            ac=settings.audio_channels,
+            ar=rate,
+        )
+        runs.append((ffmpeg.get_args(out), (end - start) / rate))
+        skip = 0 if index == 0 else (start - first) // AAC_FRAME + 1
+        count = None if index == len(parts) - 1 else (end - first) // AAC_FRAME + 1 - skip
+        pieces.append((part, skip, count))
+    joined_file = output.with_name(f"{output.name}.audio.aac")
+    audio = ffmpeg.input(str(joined_file), f="aac", itsoffset=f"{-AAC_FRAME / rate:.6f}").audio
+    joined = ffmpeg.output(video, audio, str(output), c="copy", **common)
+    return Plan(
+        runs,
+        duration,
+        True,
+        final=_chapters(ffmpeg.get_args(joined), chapters_file),
+        temporary=(joined_file, *files),
+        splice=AdtsSplice(joined_file, tuple(pieces)),
+    )
+
+
+def splice_adts(splice: AdtsSplice) -> None:
+    """Write ``splice.output`` from its pieces' frames (ADTS frames carry their length)."""
+    with open(splice.output, "wb") as out:
+        for path, first, count in splice.pieces:
+            data = path.read_bytes()
+            frames = _adts_frames(data, path)
+            chosen = frames[first:] if count is None else frames[first : first + count]
+            if (count is not None and len(chosen) != count) or first > len(frames):
+                raise PostprocessError(f"{path.name}: {len(frames)} AAC frames, too few")
+            for offset, length in chosen:
+                out.write(data[offset : offset + length])
+
+
+def _adts_frames(data: bytes, path: Path) -> list[tuple[int, int]]:
+    frames = []
+    offset = 0
+    while offset < len(data):
+        header = data[offset : offset + 7]
+        if len(header) < 7 or header[0] != 0xFF or header[1] & 0xF6 != 0xF0:
+            raise PostprocessError(f"{path.name}: not an ADTS stream at byte {offset}")
+        length = ((header[3] & 0x03) << 11) | (header[4] << 3) | (header[5] >> 5)
+        if length < 7 or offset + length > len(data):
+            raise PostprocessError(f"{path.name}: AAC frame cut short at byte {offset}")
+        frames.append((offset, length))
+        offset += length
+    return frames
 
 
 def _video_options(settings: ProcessingSettings) -> dict[str, Any]:
@@ -331,16 +482,28 @@ def _composite(
     return base
 
 
-def _audio_mix(tracks: list[Track], duration: float, settings: ProcessingSettings) -> Any:
+def _audio_mix(
+    tracks: list[Track], duration: float, settings: ProcessingSettings, offset: float = 0.0
+) -> Any:
+    """All audio tracks mixed on the timeline from ``offset`` for ``duration`` seconds (output
+    times start at 0). A track that began before ``offset`` is seeked to it (ffmpeg's input
+    ``-ss``, relative to the file's start time, is sample-accurate: it decodes from a packet
+    before and trims the decoded audio); a track that ended before it is left out."""
     rate = settings.audio_sample_rate
     layout = "mono" if settings.audio_channels == 1 else "stereo"
     parts = []
     for track in (t for t in tracks if t.kind == "audio"):
-        delay = max(0, round(track.start * 1000))
+        if track.end <= offset or track.start >= offset + duration:
+            continue
+        # Where the track's first decoded sample goes (the file's start time, after the
+        # Opus pre-skip): whole milliseconds, as adelay places it.
+        placed = max(0, round(track.start * 1000)) / 1000
+        seek = {"ss": f"{offset - placed:.6f}"} if placed < offset else {}
+        delay = max(0, round((placed - offset) * 1000))
         parts.append(
-            ffmpeg.input(str(track.file))
+            ffmpeg.input(str(track.file), **seek)
             .audio.filter("asetpts", "PTS-STARTPTS")
-            .filter("aresample", rate, **{"async": 1})  # fills gaps left by lost packets
+            .filter("aresample", rate, min_hard_comp=HARD_COMP, **{"async": 1})
             .filter("aformat", channel_layouts=layout)
             .filter("adelay", delays=delay, all=1)
         )
@@ -420,6 +583,8 @@ async def make_replay(
         for path, text in plan.files.items():
             await asyncio.to_thread(_write_text, path, text)
         await run_ffmpeg_parallel(binary, plan.runs, plan.duration, on_progress)
+        if plan.splice is not None:
+            await asyncio.to_thread(splice_adts, plan.splice)
         if plan.final is not None:
             await run_ffmpeg(binary, plan.final, 0.0)
         await asyncio.to_thread(os.replace, partial, replay)

@@ -118,6 +118,12 @@ class RecordingConfig:
         "(then joined without re-encoding); 1 uses one process. Pieces are at least 30 s "
         "long; each decodes its inputs from their start.",
     )
+    remux_audio_parts: int = setting(
+        2,
+        "ffmpeg processes that encode pieces of a remuxed replay's audio (a single H.264 video "
+        "track, copied) at the same time, then joined frame by frame without re-encoding; 1 "
+        "uses one process. Pieces are at least 30 s long.",
+    )
     audio_sample_rate: int = setting(
         24000,
         "Sample rate of the replay's AAC audio, in Hz (24000 keeps speech up to 12 kHz; 48000 "

@@ -60,6 +60,7 @@ def processing_settings(config: RecordingConfig) -> ProcessingSettings:
         ffmpeg_binary=config.ffmpeg_binary,
         concurrency=config.concurrency,
         parallel_chunks=config.parallel_chunks,
+        remux_audio_parts=config.remux_audio_parts,
         audio_sample_rate=config.audio_sample_rate,
     )
 

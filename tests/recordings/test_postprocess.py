@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import array
+import asyncio
 import json
 import math
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -17,7 +20,7 @@ from recordings.postprocess import PostprocessError, ProcessingSettings, chunk_b
 from recordings.recorder import Recorder
 from tests.recordings.conftest import BLUE_RGB, YELLOW_RGB
 from tests.recordings.helpers import FakeClock, KeyframeRequests, close_to, feed, frame_at, pixel
-from tests.recordings.rtpsource import OPUS, audio_packets, publication
+from tests.recordings.rtpsource import H264, OPUS, audio_packets, publication, video_packets
 
 SMALL = ProcessingSettings(width=640, height=360, fps=15, preset="ultrafast")
 
@@ -218,4 +221,130 @@ async def test_a_failing_chunk_stops_the_others_and_fails_the_replay(
     with pytest.raises(PostprocessError, match="No space left on device"):
         await make_replay(directory, replace(SMALL, ffmpeg_binary=str(fake), parallel_chunks=2))
     assert time.monotonic() - started < 10  # the other runs were killed, not awaited
+    assert sorted(p.name for p in directory.iterdir()) == raw  # raw files kept, nothing added
+
+
+@pytest.fixture(scope="module")
+def long_h264_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s: an H.264 camera and a microphone throughout, a second microphone from 5 s."""
+
+    async def record(directory: Path) -> None:
+        clock = FakeClock()
+        recorder = Recorder(directory, request_keyframe=KeyframeRequests(), clock=clock)
+        recorder.start()
+        recorder.publication_added(publication("cam", H264))
+        recorder.publication_added(publication("mic", OPUS, source="microphone"))
+        recorder.publication_added(
+            publication("mic-2", OPUS, identity_key="site-2", source="microphone")
+        )
+        feed(
+            recorder,
+            clock,
+            {
+                "cam": video_packets(H264, 8.0, width=320, height=240),
+                "mic": audio_packets(8.0),
+                "mic-2": [p for p in audio_packets(8.0, frequency=660) if p.at >= 5.0],
+            },
+            start=0.0,
+        )
+        await recorder.stop()
+
+    directory = tmp_path_factory.mktemp("long") / "rec"
+    asyncio.run(record(directory))
+    return directory
+
+
+def _pcm(path: Path) -> list[float]:
+    samples: list[float] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            assert frame.format.name == "fltp"
+            samples.extend(array.array("f", bytes(frame.planes[0])[: 4 * frame.samples]))
+    return samples
+
+
+def _snr(reference: list[float], other: list[float]) -> float:
+    error = sum((a - b) ** 2 for a, b in zip(reference, other, strict=True))
+    signal = sum(a * a for a in reference)
+    return math.inf if error == 0 else 10 * math.log10(signal / error)
+
+
+def _video_packets(path: Path) -> list[tuple[int | None, bool]]:
+    with av.open(str(path)) as container:
+        return [(p.pts, p.is_keyframe) for p in container.demux(video=0) if p.size]
+
+
+def test_the_remux_audio_is_cut_on_whole_aac_frames_at_exact_microseconds() -> None:
+    assert postprocess.audio_step(24000) == 3 * 1024  # 128 ms
+    assert postprocess.audio_step(48000) == 3 * 1024  # 64 ms
+    assert postprocess.audio_step(16000) == 1024  # 64 ms
+    assert postprocess.audio_parts(600.057, 2, 24000) == [(0, 7200768), (7200768, 14401368)]
+    assert postprocess.audio_parts(59.0, 2, 24000) == [(0, 1416000)]  # under 2 x 30 s
+    assert postprocess.audio_parts(600.0, 1, 24000) == [(0, 14400000)]
+
+
+async def test_a_remux_with_its_audio_encoded_in_parallel_parts_matches_one_process(
+    long_h264_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    monkeypatch.setattr(postprocess, "AUDIO_PREROLL_SECONDS", 1.0)
+    whole = await make_replay(
+        copy_of(long_h264_recording, tmp_path / "one"), replace(SMALL, remux_audio_parts=1)
+    )
+    directory = copy_of(long_h264_recording, tmp_path / "two")
+    progress: list[float] = []
+    runs: list[int] = []
+    parallel = postprocess.run_ffmpeg_parallel
+
+    async def counted(binary: str, args: list[tuple[list[str], float]], *rest: Any) -> None:
+        runs.append(len(args))
+        await parallel(binary, args, *rest)
+
+    monkeypatch.setattr(postprocess, "run_ffmpeg_parallel", counted)
+    split = await make_replay(directory, replace(SMALL, remux_audio_parts=2), progress.append)
+
+    assert runs == [2]  # the recorder's Opus files have no pre-skip: seeked exactly
+    assert split.remuxed and whole.remuxed
+    assert progress == sorted(progress) and progress[-1] == 100.0
+    assert sorted(p.name for p in directory.iterdir() if "replay" in p.name) == ["replay.mp4"]
+    assert split.duration == whole.duration
+    # The video is the same copy of the camera's packets, placed the same way.
+    assert _video_packets(split.replay) == _video_packets(whole.replay)
+    with av.open(str(split.replay)) as container, av.open(str(whole.replay)) as reference:
+        # ADTS frames carry no duration: the joined stream's last frame counts all its 1024
+        # samples in the MP4, where one process's counts only the samples before the end.
+        assert container.duration is not None and reference.duration is not None
+        assert 0 <= container.duration - reference.duration < 1024 / 24000 * av.time_base
+        assert container.streams.audio[0].codec_context.sample_rate == 24000
+    # The same decoded samples: the parts end on the same frame grid as one process.
+    ours, theirs = _pcm(split.replay), _pcm(whole.replay)
+    assert len(ours) == len(theirs)
+    cut = postprocess.audio_parts(split.duration, 2, 24000)[0][1]
+    assert cut == 96000 - 768  # 3.968 s: the first part's samples are the same encode
+    assert ours[: cut - 1024] == theirs[: cut - 1024]
+    # Around the join (the second microphone starts after the second part's start: delayed,
+    # the first one is seeked), the two encodes of the same signal agree far below the
+    # AAC's own coding noise: no click, no shift (a shift by one sample is about 20 dB).
+    around = slice(cut - 2048, cut + 4096)
+    assert _snr(theirs[around], ours[around]) > 40
+    assert _snr(theirs, ours) > 40
+
+
+async def test_a_failing_audio_part_stops_the_others_and_fails_the_remux(
+    long_h264_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    directory = copy_of(long_h264_recording, tmp_path)
+    raw = sorted(p.name for p in directory.iterdir())
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *audio1.aac*) echo "Error: No space left on device" >&2; exit 1;; esac\n'
+        "exec sleep 30\n"
+    )
+    fake.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(PostprocessError, match="No space left on device"):
+        await make_replay(directory, replace(SMALL, ffmpeg_binary=str(fake)))
+    assert time.monotonic() - started < 10  # the other part was killed, not awaited
     assert sorted(p.name for p in directory.iterdir()) == raw  # raw files kept, nothing added
