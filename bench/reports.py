@@ -37,7 +37,7 @@ from sqlalchemy import Enum, Table, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import models
-from models.attendance.derive import rederive_meeting
+from models.attendance.derive import rederive_meeting, stored_record
 from models.attendance.enums import AttendeeRole, EventKind, MakeupStatus
 from models.attendance.expected import role_for
 from models.attendance.facts import ExpectedFacts, Fact, MeetingFacts
@@ -215,29 +215,8 @@ def build(seed: int = 20260101) -> Data:
         orgs = {e.member_id: e.org_id for e in expected}
         for d in derive_meeting(meeting, expected, facts, RULES):
             ids["record"] += 1
-            data.add(
-                "attendance_record",
-                id=ids["record"],
-                meeting_id=meeting_id,
-                member_id=d.member_id,
-                org_id=orgs[d.member_id],
-                role=d.role,
-                meeting_on=RULES.local_date(start),
-                status=d.status,
-                live_status=d.live_status,
-                late=d.late,
-                left_early=d.left_early,
-                first_join=d.first_join,
-                last_leave=d.last_leave,
-                live_seconds=d.live_seconds,
-                site_id=d.site_id,
-                replay_coverage=d.replay_coverage,
-                made_up_at=d.made_up_at,
-                credited_hours=d.credited_hours,
-                credited_as=d.credited_as,
-                credited_on=d.credited_on,
-                derived_at=end,
-            )
+            record = stored_record(meeting_id, RULES.local_date(start), d, orgs[d.member_id], end)
+            data.add("attendance_record", id=ids["record"], **record._asdict())
             if d.role is AttendeeRole.EXPECTED and d.live_status.value in ("absent", "excused"):
                 ids["makeup"] += 1
                 data.add(

@@ -151,7 +151,7 @@ async def rederive_meeting(
     changed: list[StoredRecord] = []
     months = {meeting_on}
     for d in derived:
-        record = _record(meeting_id, meeting_on, d, orgs[d.member_id], stamp)
+        record = stored_record(meeting_id, meeting_on, d, orgs[d.member_id], stamp)
         before = stored.get(d.member_id)
         if before is not None and before[0] == record[1:-1]:
             records.append(record._replace(derived_at=before[1]))
@@ -211,9 +211,10 @@ async def _stored(
     return {r[1]: (tuple(r[1:]), r[0]) for r in rows}
 
 
-def _record(
+def stored_record(
     meeting_id: int, meeting_on: dt.date, d: DerivedRecord, org_id: int, stamp: dt.datetime
 ) -> StoredRecord:
+    """The stored form of a derived record (also how ``bench/reports.py`` builds its data)."""
     return StoredRecord(
         meeting_id=meeting_id,
         member_id=d.member_id,
