@@ -155,6 +155,8 @@ async def test_a_member_watches_seeks_by_chapter_and_the_server_records_the_rang
     else:
         raise AssertionError(f"page shows {shown!r}, server has {percent}%")
     assert percent > 0
+    # The current part's line in the list of parts says the same.
+    assert await page.locator("#parts li.current .part-watched").inner_text() == shown
     await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # Coming back resumes where the member left off.

@@ -35,8 +35,13 @@ function clock(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
+// The current part's line in the list of parts shows the same figure.
+const partWatched = document.querySelector("#parts li.current .part-watched");
+
 function showPercent(percent) {
-  watched.textContent = format(config.strings.watched, { percent: Number(percent).toFixed(1) });
+  const text = format(config.strings.watched, { percent: Number(percent).toFixed(1) });
+  watched.textContent = text;
+  if (partWatched) partWatched.textContent = text;
   showBar(percent);
 }
 
