@@ -11,15 +11,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
+from recordings.chapters import chapters_of, ffmetadata, map_chapters
 from recordings.ffmpeg_run import (
     PostprocessError,
     ProgressCallback,
@@ -28,6 +27,17 @@ from recordings.ffmpeg_run import (
 )
 from recordings.layout import Canvas, Placement, Region, Track, plan_layout
 from recordings.manifest import Manifest, read_manifest
+from recordings.parts import (
+    AAC_FRAME,
+    AUDIO_PREROLL_SECONDS,
+    CHUNK_STEP_SECONDS,
+    AdtsSplice,
+    audio_parts,
+    audio_step,
+    chunk_bounds,
+    seeks_exactly,
+    splice_adts,
+)
 from recordings.probe import UnreadableMedia, probe
 
 REPLAY_NAME = "replay.mp4"
@@ -78,13 +88,6 @@ class ProcessingSettings:
 
 
 @dataclass(frozen=True)
-class Chapter:
-    at: float
-    title: str
-    kind: str  # "marker" | "stage"
-
-
-@dataclass(frozen=True)
 class ReplayResult:
     replay: Path
     poster: Path
@@ -95,27 +98,10 @@ class ReplayResult:
     remuxed: bool
 
 
-MIN_CHUNK_SECONDS = 30.0  # a composite is cut into chunks of at least this length
-CHUNK_STEP_SECONDS = 2  # chunk boundaries fall on keyframes of the output (one every 2 s)
-AAC_FRAME = 1024  # samples per AAC-LC frame; FFmpeg's encoder also primes with one frame
 # aresample puts audio where its timestamps say once they are this far (s) from the sample
 # count: a lost packet (20 ms) is filled with silence at once, so the timeline follows the
 # timestamps, the same whether a process decodes a track from its start or from a seek.
 HARD_COMP = 0.005
-# An audio part encodes this much more on either side of its cut. Measured on the bench
-# meeting: after 1 s of pre-roll the first 0.3 s after the join differed from one process
-# by 36-50 dB SNR, after 3 s by 57-69 dB, then 100 dB (the encoder and decoder states settle).
-AUDIO_PREROLL_SECONDS = 3.0
-
-
-@dataclass(frozen=True)
-class AdtsSplice:
-    """Join ADTS files frame by frame: from each ``(file, first, count)`` the frames
-    ``first .. first + count - 1`` (``count`` None: to the end), written in order to
-    ``output``."""
-
-    output: Path
-    pieces: tuple[tuple[Path, int, int | None], ...]
 
 
 @dataclass(frozen=True)
@@ -175,37 +161,10 @@ async def load_tracks(directory: Path, manifest: Manifest) -> list[Track]:
     return tracks
 
 
-def chapters_of(manifest: Manifest) -> list[Chapter]:
-    chapters = [Chapter(m.at, m.title, "marker") for m in manifest.markers]
-    previous = None
-    for change in manifest.stage:
-        if change.identity_key != previous:
-            chapters.append(Chapter(change.at, change.display_name, "stage"))
-        previous = change.identity_key
-    return sorted(chapters, key=lambda c: c.at)
-
-
 def is_remux(tracks: list[Track]) -> bool:
     """One H.264 video track and nothing else to lay out: copy it, encode only the audio."""
     video = [t for t in tracks if t.kind == "video"]
     return len(video) == 1 and video[0].codec == "h264"
-
-
-def chunk_bounds(duration: float, chunks: int) -> list[tuple[float, float]]:
-    """The composite's timeline cut into at most ``chunks`` pieces of at least
-    ``MIN_CHUNK_SECONDS``, cut on multiples of ``CHUNK_STEP_SECONDS`` (keyframes)."""
-    count = max(1, min(chunks, int(duration // MIN_CHUNK_SECONDS)))
-    cuts = sorted(
-        {
-            cut
-            for k in range(1, count)
-            if 0
-            < (cut := round(duration * k / count / CHUNK_STEP_SECONDS) * CHUNK_STEP_SECONDS)
-            < duration
-        }
-    )
-    edges = [0.0, *map(float, cuts), duration]
-    return list(pairwise(edges))
 
 
 def plan_replay(
@@ -234,7 +193,7 @@ def plan_replay(
             )
         audio = _audio_mix(tracks, duration, settings)
         out = ffmpeg.output(video, audio, str(output), vcodec="copy", **audio_options, **common)
-        return Plan([(_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, True)
+        return Plan([(map_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, True)
     stage = [(s.at, s.identity_key) for s in manifest.stage]
     canvas = Canvas(settings.width, settings.height)
     placements = plan_layout(tracks, stage, canvas)
@@ -245,7 +204,9 @@ def plan_replay(
         out = ffmpeg.output(
             video, audio, str(output), **_video_options(settings), **audio_options, **common
         )
-        return Plan([(_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, False)
+        return Plan(
+            [(map_chapters(ffmpeg.get_args(out), chapters_file), duration)], duration, False
+        )
     # Video chunks and the audio at the same time, then one stream-copying run joins them.
     runs: list[tuple[list[str], float]] = []
     chunk_files: list[Path] = []
@@ -282,40 +243,10 @@ def plan_replay(
         runs,
         duration,
         False,
-        final=_chapters(ffmpeg.get_args(joined), chapters_file),
+        final=map_chapters(ffmpeg.get_args(joined), chapters_file),
         files={listing: text},
         temporary=(listing, audio_file, *chunk_files),
     )
-
-
-def seeks_exactly(tracks: list[Track]) -> bool:
-    """Whether every audio track can be seeked to the sample: Opus without a pre-skip, as
-    the recorder writes it (timestamps from RTP on whole milliseconds). After a seek into an
-    Opus file with a pre-skip (files from libopus: 312 samples, 6.5 ms, timestamps rounded to
-    milliseconds) FFmpeg 9 placed the audio 0.5-1 ms off (measured, docs/recordings.md)."""
-    return all(t.codec == "opus" and t.padding == 0 for t in tracks if t.kind == "audio")
-
-
-def audio_step(rate: int) -> int:
-    """Samples between possible audio cuts: whole AAC frames whose time is a whole number
-    of microseconds (ffmpeg's ``-ss``), e.g. 3 frames (128 ms) at 24 or 48 kHz."""
-    return AAC_FRAME * (rate // math.gcd(rate, AAC_FRAME * 1_000_000))
-
-
-def audio_parts(duration: float, parts: int, rate: int) -> list[tuple[int, int]]:
-    """The audio timeline, in samples at ``rate``, cut into at most ``parts`` pieces of at
-    least ``MIN_CHUNK_SECONDS``, every cut on a multiple of ``audio_step(rate)``."""
-    total = round(duration * rate)
-    step = audio_step(rate)
-    count = max(1, min(parts, int(duration // MIN_CHUNK_SECONDS)))
-    cuts = sorted(
-        {
-            cut
-            for k in range(1, count)
-            if 0 < (cut := round(total * k / count / step) * step) < total
-        }
-    )
-    return list(pairwise([0, *cuts, total]))
 
 
 def _split_remux(
@@ -372,38 +303,10 @@ def _split_remux(
         runs,
         duration,
         True,
-        final=_chapters(ffmpeg.get_args(joined), chapters_file),
+        final=map_chapters(ffmpeg.get_args(joined), chapters_file),
         temporary=(joined_file, *files),
         splice=AdtsSplice(joined_file, tuple(pieces)),
     )
-
-
-def splice_adts(splice: AdtsSplice) -> None:
-    """Write ``splice.output`` from its pieces' frames (ADTS frames carry their length)."""
-    with open(splice.output, "wb") as out:
-        for path, first, count in splice.pieces:
-            data = path.read_bytes()
-            frames = _adts_frames(data, path)
-            chosen = frames[first:] if count is None else frames[first : first + count]
-            if (count is not None and len(chosen) != count) or first > len(frames):
-                raise PostprocessError(f"{path.name}: {len(frames)} AAC frames, too few")
-            for offset, length in chosen:
-                out.write(data[offset : offset + length])
-
-
-def _adts_frames(data: bytes, path: Path) -> list[tuple[int, int]]:
-    frames = []
-    offset = 0
-    while offset < len(data):
-        header = data[offset : offset + 7]
-        if len(header) < 7 or header[0] != 0xFF or header[1] & 0xF6 != 0xF0:
-            raise PostprocessError(f"{path.name}: not an ADTS stream at byte {offset}")
-        length = ((header[3] & 0x03) << 11) | (header[4] << 3) | (header[5] >> 5)
-        if length < 7 or offset + length > len(data):
-            raise PostprocessError(f"{path.name}: AAC frame cut short at byte {offset}")
-        frames.append((offset, length))
-        offset += length
-    return frames
 
 
 def _video_options(settings: ProcessingSettings) -> dict[str, Any]:
@@ -416,10 +319,6 @@ def _video_options(settings: ProcessingSettings) -> dict[str, Any]:
         "r": settings.fps,
         "threads": settings.threads,
     }
-
-
-def _chapters(args: list[str], chapters_file: Path | None) -> list[str]:
-    return args if chapters_file is None else _with_chapters(args, chapters_file)
 
 
 def _composite(
@@ -517,43 +416,6 @@ def _audio_mix(
         else ffmpeg.filter(parts, "amix", inputs=len(parts), duration="longest", normalize=0)
     )
     return mixed.filter("apad", whole_dur=f"{duration:.3f}")
-
-
-def _with_chapters(args: list[str], chapters_file: Path) -> list[str]:
-    """Add an ffmetadata input and map its chapters (ffmpeg-python drops stream-less inputs)."""
-    inputs = args.count("-i")
-    first_after_inputs = next(
-        i for i, a in enumerate(args) if a in ("-filter_complex", "-map") and i > 0
-    )
-    args = [
-        *args[:first_after_inputs],
-        "-f",
-        "ffmetadata",
-        "-i",
-        str(chapters_file),
-        *args[first_after_inputs:],
-    ]
-    return [*args[:-1], "-map_chapters", str(inputs), args[-1]]
-
-
-def ffmetadata(chapters: list[Chapter], duration: float) -> str:
-    lines = [";FFMETADATA1"]
-    for chapter, following in zip(chapters, [*chapters[1:], None], strict=True):
-        end = following.at if following is not None else duration
-        lines += [
-            "[CHAPTER]",
-            "TIMEBASE=1/1000",
-            f"START={round(chapter.at * 1000)}",
-            f"END={max(round(end * 1000), round(chapter.at * 1000) + 1)}",
-            f"title={_escape_meta(chapter.title)}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _escape_meta(value: str) -> str:
-    for char in ("\\", "=", ";", "#", "\n"):
-        value = value.replace(char, "\\" + char)
-    return value
 
 
 async def make_replay(

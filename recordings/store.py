@@ -22,8 +22,8 @@ from models.recording import (
     RecordingStatus,
     RecordingTrack,
 )
+from recordings.chapters import chapters_of
 from recordings.manifest import Manifest
-from recordings.postprocess import chapters_of
 
 SessionFactory = async_sessionmaker[AsyncSession]
 

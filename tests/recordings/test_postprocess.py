@@ -15,8 +15,9 @@ from typing import Any
 import av
 import pytest
 
-from recordings import postprocess
-from recordings.postprocess import PostprocessError, ProcessingSettings, chunk_bounds, make_replay
+from recordings import parts, postprocess
+from recordings.parts import chunk_bounds
+from recordings.postprocess import PostprocessError, ProcessingSettings, make_replay
 from recordings.recorder import Recorder
 from tests.recordings.conftest import BLUE_RGB, YELLOW_RGB
 from tests.recordings.helpers import FakeClock, KeyframeRequests, close_to, feed, frame_at, pixel
@@ -163,7 +164,7 @@ def _difference(a: bytes, b: bytes) -> float:
 async def test_a_composite_encoded_as_parallel_chunks_joins_them_without_gaps_or_repeats(
     meeting_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    monkeypatch.setattr(parts, "MIN_CHUNK_SECONDS", 1.0)
     whole = await make_replay(copy_of(meeting_recording, tmp_path / "one"), SMALL)
     directory = copy_of(meeting_recording, tmp_path / "two")
     progress: list[float] = []
@@ -207,7 +208,7 @@ def _audio_samples(path: Path) -> int:
 async def test_a_failing_chunk_stops_the_others_and_fails_the_replay(
     meeting_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    monkeypatch.setattr(parts, "MIN_CHUNK_SECONDS", 1.0)
     directory = copy_of(meeting_recording, tmp_path)
     raw = sorted(p.name for p in directory.iterdir())
     fake = tmp_path / "ffmpeg"
@@ -275,18 +276,18 @@ def _video_packets(path: Path) -> list[tuple[int | None, bool]]:
 
 
 def test_the_remux_audio_is_cut_on_whole_aac_frames_at_exact_microseconds() -> None:
-    assert postprocess.audio_step(24000) == 3 * 1024  # 128 ms
-    assert postprocess.audio_step(48000) == 3 * 1024  # 64 ms
-    assert postprocess.audio_step(16000) == 1024  # 64 ms
-    assert postprocess.audio_parts(600.057, 2, 24000) == [(0, 7200768), (7200768, 14401368)]
-    assert postprocess.audio_parts(59.0, 2, 24000) == [(0, 1416000)]  # under 2 x 30 s
-    assert postprocess.audio_parts(600.0, 1, 24000) == [(0, 14400000)]
+    assert parts.audio_step(24000) == 3 * 1024  # 128 ms
+    assert parts.audio_step(48000) == 3 * 1024  # 64 ms
+    assert parts.audio_step(16000) == 1024  # 64 ms
+    assert parts.audio_parts(600.057, 2, 24000) == [(0, 7200768), (7200768, 14401368)]
+    assert parts.audio_parts(59.0, 2, 24000) == [(0, 1416000)]  # under 2 x 30 s
+    assert parts.audio_parts(600.0, 1, 24000) == [(0, 14400000)]
 
 
 async def test_a_remux_with_its_audio_encoded_in_parallel_parts_matches_one_process(
     long_h264_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    monkeypatch.setattr(parts, "MIN_CHUNK_SECONDS", 1.0)
     monkeypatch.setattr(postprocess, "AUDIO_PREROLL_SECONDS", 1.0)
     whole = await make_replay(
         copy_of(long_h264_recording, tmp_path / "one"), replace(SMALL, remux_audio_parts=1)
@@ -319,7 +320,7 @@ async def test_a_remux_with_its_audio_encoded_in_parallel_parts_matches_one_proc
     # The same decoded samples: the parts end on the same frame grid as one process.
     ours, theirs = _pcm(split.replay), _pcm(whole.replay)
     assert len(ours) == len(theirs)
-    cut = postprocess.audio_parts(split.duration, 2, 24000)[0][1]
+    cut = parts.audio_parts(split.duration, 2, 24000)[0][1]
     assert cut == 96000 - 768  # 3.968 s: the first part's samples are the same encode
     assert ours[: cut - 1024] == theirs[: cut - 1024]
     # Around the join (the second microphone starts after the second part's start: delayed,
@@ -333,7 +334,7 @@ async def test_a_remux_with_its_audio_encoded_in_parallel_parts_matches_one_proc
 async def test_a_failing_audio_part_stops_the_others_and_fails_the_remux(
     long_h264_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postprocess, "MIN_CHUNK_SECONDS", 1.0)
+    monkeypatch.setattr(parts, "MIN_CHUNK_SECONDS", 1.0)
     directory = copy_of(long_h264_recording, tmp_path)
     raw = sorted(p.name for p in directory.iterdir())
     fake = tmp_path / "ffmpeg"
