@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -32,15 +31,14 @@ from models.access import Viewer
 from models.attendance.enums import EventKind
 from models.attendance.ledger import LedgerRefusal, NewEvent, append_event
 from models.attendance.makeup import record_replay_progress
-from models.attendance.rules import AttendanceRules
 from models.recording import Recording, RecordingStatus
 from models.viewing import Heartbeat, ViewingProgress, ViewingState, record_heartbeat
 from web.api.common import API, ok, path_id
+from web.attendance.common import request_rules
 from web.auth import current_viewer
-from web.config import AttendanceConfig
 from web.errors import BadRequest, Conflict, Forbidden, NotFound, UserError
 from web.i18n import _
-from web.keys import CONFIG, SESSIONS
+from web.keys import SESSIONS
 from web.replay.access import ready_parts, watchable_meeting
 
 log = logging.getLogger(__name__)
@@ -55,19 +53,6 @@ MAX_SEQUENCE = 2**53
 
 def heartbeat_path(recording_id: int) -> str:
     return f"{API}/recordings/{recording_id}/heartbeat"
-
-
-def attendance_rules(config: AttendanceConfig) -> AttendanceRules:
-    return AttendanceRules(
-        present_ratio=config.present_ratio,
-        late_minutes=config.late_minutes,
-        early_leave_minutes=config.early_leave_minutes,
-        reconnect_merge_seconds=config.reconnect_merge_seconds,
-        makeup_ratio=config.makeup_ratio,
-        makeup_days=config.makeup_days,
-        yearly_hours=Decimal(str(config.yearly_hours)),
-        yearly_hours_leaders=Decimal(str(config.yearly_hours_leaders)),
-    )
 
 
 class OutOfRange(UserError):
@@ -263,7 +248,7 @@ async def _ledger(
     it has no ``ranges``: the rules would count a union of ranges as coverage, and played
     ranges are not capped at real time (the parts' ranges are kept under ``parts`` for the
     record, as ``watched``)."""
-    rules = attendance_rules(request.app[CONFIG].attendance)
+    rules = request_rules(request)
     event = NewEvent(
         idempotency_key=f"replay:{recording.id}:{member_id}:{sequence}",
         meeting_id=recording.meeting_id,

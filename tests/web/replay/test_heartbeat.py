@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import random
 from typing import Any
@@ -10,14 +11,15 @@ from typing import Any
 from aiohttp import FormData
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.attendance.enums import EventKind
-from models.attendance.tables import AttendanceEvent
+from models.attendance.tables import AttendanceEvent, AttendanceRecord
 from models.db import make_session_factory
+from models.meeting import Meeting
 from models.viewing import ViewingProgress
-from tests.web.conftest import Client, World, api_login
+from tests.web.conftest import Client, MakeClient, World, api_login
 from tests.web.replay.conftest import DURATION, Ready
 from web.errors import BadRequest
 from web.replay.heartbeat import parse_heartbeat
@@ -79,6 +81,35 @@ async def test_watching_in_real_time_is_credited_and_reaches_the_ledger(
     # The page shows the stored percentage and resumes at the stored position.
     page = await (await client.get(f"/meetings/{ready.meeting_id}/replay")).text()
     assert "已观看：25.0%" in page and '"position": 1.5' in page and '"next_seq": 1' in page
+
+
+async def test_a_heartbeat_derives_the_record_in_the_configured_time_zone(
+    make_client: MakeClient, ready: Ready, sqlite_engine: AsyncEngine, world: World
+) -> None:
+    client = await make_client(sqlite_engine, LECTUREHUB_SERVER_TIME_ZONE="America/New_York")
+    # 02:00 UTC yesterday is still the day before in New York (Shanghai, the default rules'
+    # zone, would say yesterday).
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    start = dt.datetime.combine(yesterday, dt.time(2, 0), dt.UTC)
+    async with make_session_factory(sqlite_engine)() as db, db.begin():
+        await db.execute(
+            update(Meeting)
+            .where(Meeting.id == ready.meeting_id)
+            .values(actual_start=start, actual_end=start + dt.timedelta(hours=1))
+        )
+    token = await api_login(client, "alice")
+    await open_page(client, ready)
+    await asyncio.sleep(1.1)
+    status, _ = await beat(client, ready, token, {"seq": 0, "ranges": [[0, 1]], "position": 1})
+    assert status == 200
+    async with make_session_factory(sqlite_engine)() as db:
+        record = await db.scalar(
+            select(AttendanceRecord).where(
+                AttendanceRecord.meeting_id == ready.meeting_id,
+                AttendanceRecord.member_id == world.members["alice"],
+            )
+        )
+    assert record is not None and record.meeting_on == yesterday - dt.timedelta(days=1)
 
 
 async def test_a_replayed_sequence_number_is_ignored(
