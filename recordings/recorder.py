@@ -1,9 +1,9 @@
 """The recorder: a hidden subscriber of a room that keeps every publication on disk.
 
 :class:`Recorder` implements the room's ``PacketSink``. Its methods run on the event loop and do
-no I/O: packets are appended to the queue of the recording's worker thread
-(:class:`~recordings.worker.RecordingWriter`), which wakes every ``batch_interval`` seconds and
-depayloads, muxes and writes what has queued up, and keeps the manifest.
+no I/O: packets are appended to the batch of the recording's worker process
+(:class:`~recordings.worker.RecordingWriter`), which gets a batch every ``batch_interval``
+seconds and depayloads, muxes and writes it, and keeps the manifest.
 
 Timeline: seconds since :meth:`Recorder.start`, minus the time spent paused. ``arrival_time``
 values given by the room must come from the same clock as ``clock`` (``time.monotonic`` by
@@ -12,7 +12,6 @@ default, which is also the asyncio loop clock on Linux).
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import itertools
 import logging
@@ -44,9 +43,11 @@ class RecorderStats:
     dropped_packets: int
     written_packets: int
     segments: int
-    batches: int = 0  # times the worker thread woke and found work
-    worker_cpu_seconds: float = 0.0
+    batches: int = 0  # batches the worker process handled
+    worker_cpu_seconds: float = 0.0  # the worker process's CPU time
     longest_batch_seconds: float = 0.0
+    worker_restarts: int = 0
+    errors: tuple[str, ...] = ()
 
 
 class Recorder:
@@ -70,16 +71,17 @@ class Recorder:
         self._request_keyframe = request_keyframe
         self._clock = clock
         self._manifest = Manifest(meeting_id=meeting_id)
+        self._open: set[str] = set()  # publications with an open segment
+        self._segments = 0
         self._writer = RecordingWriter(
             directory,
             self._manifest,
-            self._keyframe_from_thread,
+            self._keyframe_wanted,
             max_packets=max_queued_packets,
             batch_interval=batch_interval,
+            on_restart=self._open.clear,
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._publications: dict[str, PublicationInfo] = {}
-        self._open: set[str] = set()  # publications with an open segment
         self._numbers = itertools.count(1)
         self._started = 0.0
         self._paused_at: float | None = None
@@ -88,10 +90,10 @@ class Recorder:
 
     # Control (event loop).
     def start(self) -> None:
-        """Start recording; call on the running event loop (creates the directory and thread)."""
+        """Start recording; call on the running event loop (creates the directory, writes the
+        first manifest and starts the worker process)."""
         if self.state is not RecorderState.IDLE:
             return
-        self._loop = asyncio.get_running_loop()
         self._started = self._clock()
         self._writer.start()
         self.state = RecorderState.RECORDING
@@ -123,7 +125,7 @@ class Recorder:
         if self.state is not RecorderState.STOPPED:
             self.state = RecorderState.STOPPED
             self._open.clear()
-            await asyncio.to_thread(self._writer.stop, "stopped")
+            self._manifest = await self._writer.stop("stopped")
         return self._manifest
 
     def position(self) -> float:
@@ -146,15 +148,21 @@ class Recorder:
             self._writer.add_stage_change(round(self.position(), 3), identity_key, display_name)
 
     @property
+    def worker_pid(self) -> int | None:
+        return self._writer.pid
+
+    @property
     def stats(self) -> RecorderStats:
         s = self._writer.stats
         return RecorderStats(
             s.dropped_packets,
             s.written_packets,
-            len(self._manifest.segments),
+            self._segments,
             s.batches,
             round(s.cpu_seconds, 4),
             round(s.longest_batch_seconds, 4),
+            s.restarts,
+            tuple(s.errors),
         )
 
     # PacketSink (event loop, must not block).
@@ -201,13 +209,10 @@ class Recorder:
         )
         self._writer.open_segment(info.publication_id, segment, info.clock_rate)
         self._open.add(info.publication_id)
+        self._segments += 1
         if info.kind == "video":
             self._request_keyframe(info.publication_id)
 
-    def _keyframe_from_thread(self, publication_id: str) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._keyframe_on_loop, publication_id)
-
-    def _keyframe_on_loop(self, publication_id: str) -> None:
+    def _keyframe_wanted(self, publication_id: str) -> None:
         if publication_id in self._open:
             self._request_keyframe(publication_id)

@@ -1,7 +1,7 @@
 """Per-track writers: RTP in, whole frames muxed without transcoding into Matroska.
 
-Everything here runs on a recording's own worker thread (:mod:`recordings.worker`), in batches;
-the event loop only appends to its queue, which never blocks and drops (and counts) packets when
+Everything here runs in a recording's own worker process (:mod:`recordings.child`), in batches;
+the event loop only appends to its batch, which never blocks and drops (and counts) packets when
 full. Matroska is used because a file cut off by a crash stays readable up to its last cluster.
 The muxer keeps the open cluster in memory and writes it out when it closes (every
 ``CLUSTER_MS`` of media, sooner at a video keyframe), in one ``write``; ``flush_packets``

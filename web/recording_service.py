@@ -5,9 +5,9 @@ because ``web/`` is the only composition root:
 
 - When a room of a meeting marked ``record`` gets its first participant, a ``Recording`` row is
   created and a :class:`~recordings.recorder.Recorder` is attached to the room as a sink. Its
-  methods only queue packets for the recording's worker thread: no disk I/O on the event loop.
+  methods only queue packets for the recording's worker process: no disk I/O on the event loop.
 - When the room closes (the host ends the meeting, or anything else closes it) or the server
-  shuts down, the recorder is stopped (its files are closed in a thread), the recording is
+  shuts down, the recorder is stopped (its worker process closes the files), the recording is
   finished and its post-processing job queued; the :class:`~recordings.jobs.JobRunner` is woken.
 - At start-up, :func:`~recordings.jobs.recover_after_crash` closes the recordings a crash left
   in ``recording`` (their files are used as they are) and queues them; then the runner starts
@@ -159,7 +159,7 @@ class RecordingService:
                 directory, request_keyframe=room.request_keyframe, meeting_id=active.meeting_id
             )
             # start() writes the first manifest (one small fsynced file) on the event loop
-            # before its thread takes over; every later write happens in that thread.
+            # and starts the worker process, which does every later write.
             recorder.start()
             active.recorder = recorder
             if room.close_reason is not None or self._stopping:
@@ -196,7 +196,7 @@ class RecordingService:
         if active.attached:
             active.room.remove_sink(recorder)
         try:
-            manifest = await recorder.stop()  # closes the files in a thread
+            manifest = await recorder.stop()  # the worker process closes the files
             await finish_recording(self.sessions, active.recording_id, manifest)
         except Exception:
             # The row stays in ``recording``: the next start-up recovers it from the files.

@@ -1,8 +1,8 @@
-"""The recorder's worker thread handles its queue in batches: the event loop only appends.
+"""The recorder's worker process gets its work in batches: the event loop only appends.
 
-Control commands keep their place among the packets, a full queue drops (and counts) packets but
-never control commands, and the thread wakes on its timer, not once per packet, while a reader
-still finds the data on disk within about a second.
+Control commands keep their place among the packets, a full batch drops (and counts) packets but
+never control commands, and the worker gets one batch per interval, not one per packet, while a
+reader still finds the data on disk within about a second.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ def microphone(number: int) -> Segment:
     )  # fmt: skip
 
 
-def test_control_commands_keep_their_place_among_the_packets_of_one_batch(tmp_path: Path) -> None:
+async def test_control_commands_keep_their_place_among_the_packets_of_one_batch(
+    tmp_path: Path,
+) -> None:
     writer = RecordingWriter(tmp_path, Manifest(), lambda _: None, batch_interval=60.0)
     writer.start()
-    # All of this waits in the queue (fewer items than wake the thread early) until stop().
+    # All of this waits in one batch (fewer packets than send it early) until stop().
     writer.open_segment("mic", microphone(1), 48000)
     for packet in audio_packets(1.0):
         writer.packet("mic", packet.data, packet.at)
@@ -41,7 +43,7 @@ def test_control_commands_keep_their_place_among_the_packets_of_one_batch(tmp_pa
     writer.open_segment("mic", microphone(2), 48000)  # the same key: order decides the file
     for packet in audio_packets(1.0, first_sequence=900):
         writer.packet("mic", packet.data, packet.at + 2.0)
-    writer.stop()
+    await writer.stop()
 
     assert writer.stats.batches == 1
     assert writer.stats.written_packets == 100 and writer.stats.dropped_packets == 0
@@ -56,27 +58,31 @@ def test_control_commands_keep_their_place_among_the_packets_of_one_batch(tmp_pa
     assert on_disk.state == "stopped"
 
 
-def test_a_full_queue_drops_and_counts_packets_but_never_control_commands(tmp_path: Path) -> None:
-    writer = RecordingWriter(tmp_path, Manifest(), lambda _: None, max_packets=5)
+async def test_a_full_batch_drops_and_counts_packets_but_never_control_commands(
+    tmp_path: Path,
+) -> None:
+    writer = RecordingWriter(
+        tmp_path, Manifest(), lambda _: None, max_packets=5, batch_interval=60.0
+    )
     packets = list(audio_packets(0.2))  # 10 packets
-    # Not started yet: nothing drains the queue, so what fits is decided by its length alone.
+    # Not started yet: nothing sends the batch, so what fits is decided by its size alone.
     writer.open_segment("mic", microphone(1), 48000)
     accepted = [writer.packet("mic", p.data, p.at) for p in packets]
-    writer.close_segment("mic")  # the queue is full; control commands still go in
+    writer.close_segment("mic")  # the batch is full; control commands still go in
     writer.add_marker(0.1, "Kept")
-    assert accepted == [True] * 4 + [False] * 6
+    assert accepted == [True] * 5 + [False] * 5
     writer.start()
-    writer.stop()
+    await writer.stop()
 
-    assert writer.stats.dropped_packets == 6 and writer.stats.written_packets == 4
+    assert writer.stats.dropped_packets == 5 and writer.stats.written_packets == 5
     [segment] = writer.manifest.segments
-    assert segment.closed and segment.frames == 4
+    assert segment.closed and segment.frames == 5
     on_disk = read_manifest(tmp_path)
-    assert on_disk.dropped_packets == 6
+    assert on_disk.dropped_packets == 5
     assert [m.title for m in on_disk.markers] == ["Kept"]
 
 
-async def test_the_thread_wakes_per_batch_and_a_reader_sees_the_data_within_a_second(
+async def test_the_worker_gets_one_batch_per_interval_and_a_reader_sees_the_data_within_a_second(
     tmp_path: Path,
 ) -> None:
     seconds = 3.0
@@ -111,6 +117,6 @@ async def test_the_thread_wakes_per_batch_and_a_reader_sees_the_data_within_a_se
     stats = recorder.stats
     assert stats.written_packets == len(timeline) and stats.dropped_packets == 0
     elapsed = time.monotonic() - start
-    # About one batch per interval (plus the final one), not one wake-up per packet.
+    # About one batch per interval (plus the final one), not one per packet.
     assert stats.batches <= elapsed / BATCH_INTERVAL + 3, (stats, elapsed)
     assert stats.batches * 10 < len(timeline), stats
