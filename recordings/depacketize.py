@@ -1,16 +1,20 @@
 """RTP packets to whole encoded frames: reordering, loss detection and keyframe detection.
 
-Payload parsing reuses aiortc's codec descriptors; the frame logic is ours, because the
+This runs for every packet a recording gets, so the common steps work on raw bytes: the RTP
+header and the VP8 payload descriptor are read here without building aiortc's objects (they
+accept and reject exactly what ``RtpPacket.parse`` and ``VpxPayloadDescriptor.parse`` do).
+H.264 payloads still go through aiortc's descriptor. The frame logic is ours, because the
 recorder must drop incomplete frames and know when video may resume (a keyframe).
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aiortc.codecs.h264 import H264PayloadDescriptor
-from aiortc.codecs.vpx import VpxPayloadDescriptor
-from aiortc.rtp import RtpPacket
 
 # How long a gap in sequence numbers may stay open before its frame is given up as lost.
 REORDER_SECONDS = 0.15
@@ -18,18 +22,140 @@ MAX_PENDING_PACKETS = 2048
 # This many "late" packets in a row means the sender restarted its sequence numbers.
 RESTART_AFTER_LATE = 50
 
+# First byte (version, padding, extension, CSRC count), marker|payload type, sequence number,
+# timestamp. The SSRC (bytes 8..11) is not needed here.
+_RTP_START = struct.Struct("!BBHI")
+_EXTENSION_HEADER = struct.Struct("!HH")  # profile, length in 32-bit words
+ONE_BYTE_EXTENSIONS = 0xBEDE
+TWO_BYTE_EXTENSIONS = 0x1000
 
-@dataclass(frozen=True)
-class EncodedFrame:
+
+# Sequence number, timestamp, marker (1 on the last packet of a frame, else 0) and payload
+# (without header, CSRCs, header extension and padding): what the assembler needs of a packet.
+RtpFields = tuple[int, int, int, bytes]
+
+
+def parse_rtp(data: bytes) -> RtpFields:
+    """Read an RTP packet's fields; raise ValueError where aiortc's ``RtpPacket.parse`` would.
+
+    That is: shorter than the fixed header, a version other than 2, CSRCs or a header extension
+    running past the end, an extension element running past the extension (one-byte and
+    two-byte forms, RFC 8285), or a padding length of 0 or longer than the payload.
+    """
+    if len(data) < 12:
+        raise ValueError("RTP packet is shorter than its fixed header")
+    first, second, sequence_number, timestamp = _RTP_START.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has a version other than 2")
+    pos = 12 + 4 * (first & 0x0F)
+    if len(data) < pos:
+        raise ValueError("RTP packet has truncated CSRCs")
+    if first & 0x10:
+        if len(data) < pos + 4:
+            raise ValueError("RTP packet has a truncated extension header")
+        profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
+        start, pos = pos + 4, pos + 4 + 4 * words
+        if len(data) < pos:
+            raise ValueError("RTP packet has a truncated extension")
+        if profile in (ONE_BYTE_EXTENSIONS, TWO_BYTE_EXTENSIONS):
+            _check_extension_elements(data, start, pos, profile == ONE_BYTE_EXTENSIONS)
+    marker = second >> 7
+    if first & 0x20:
+        padding = data[-1]
+        if not padding or padding > len(data) - pos:
+            raise ValueError("RTP packet has an invalid padding length")
+        return sequence_number, timestamp, marker, data[pos:-padding]
+    return sequence_number, timestamp, marker, data[pos:]
+
+
+def _check_extension_elements(data: bytes, pos: int, end: int, one_byte: bool) -> None:
+    """Raise ValueError if an element of the header extension in ``data[pos:end]`` is cut off."""
+    while pos < end:
+        if data[pos] == 0:  # padding between elements
+            pos += 1
+            continue
+        if one_byte:
+            pos += 2 + (data[pos] & 0x0F)  # ID and length - 1 in one byte, then the value
+        else:
+            if end < pos + 2:
+                raise ValueError("RTP two-byte header extension is truncated")
+            pos += 2 + data[pos + 1]  # ID byte, length byte, then the value
+        if pos > end:
+            raise ValueError("RTP header extension value is truncated")
+
+
+def vp8_descriptor_size(payload: bytes) -> int:
+    """Length of the VP8 payload descriptor (RFC 7741) at the start of ``payload``.
+
+    Raises ValueError where aiortc's ``VpxPayloadDescriptor.parse`` would (a truncated
+    descriptor).
+    """
+    if not payload:
+        raise ValueError("VPX descriptor is too short")
+    if not payload[0] & 0x80:  # no extended control bits
+        return 1
+    size = len(payload)
+    if size < 2:
+        raise ValueError("VPX descriptor has truncated extended bits")
+    extended = payload[1]
+    pos = 2
+    if extended & 0x80:  # I: a picture ID of 7 or 15 bits
+        if size < pos + 1:
+            raise ValueError("VPX descriptor has truncated PictureID")
+        pos += 2 if payload[pos] & 0x80 else 1
+        if size < pos:
+            raise ValueError("VPX descriptor has truncated long PictureID")
+    if extended & 0x40:  # L: TL0PICIDX
+        if size < pos + 1:
+            raise ValueError("VPX descriptor has truncated TL0PICIDX")
+        pos += 1
+    if extended & 0x30:  # T or K: one byte of TID, Y and KEYIDX
+        if size < pos + 1:
+            raise ValueError("VPX descriptor has truncated T/K")
+        pos += 1
+    return pos
+
+
+def _vp8_payload(payload: bytes) -> bytes:
+    return payload[vp8_descriptor_size(payload) :]
+
+
+def _h264_payload(payload: bytes) -> bytes:
+    _, data = H264PayloadDescriptor.parse(payload)
+    return data
+
+
+def _vp8_starts_frame(payload: bytes) -> bool:
+    """The first packet of partition 0 (S bit set, partition ID 0)."""
+    try:
+        vp8_descriptor_size(payload)
+    except ValueError:
+        return False
+    return payload[0] & 0x1F == 0x10
+
+
+def _h264_starts_frame(payload: bytes) -> bool:
+    try:
+        descriptor, _ = H264PayloadDescriptor.parse(payload)
+    except (ValueError, IndexError):
+        return False
+    return bool(descriptor.first_fragment)
+
+
+class EncodedFrame(NamedTuple):
     data: bytes
     timestamp: int  # extended (unwrapped) RTP timestamp
     keyframe: bool
     arrival_time: float
 
 
-@dataclass
-class _Pending:
-    packet: RtpPacket
+class _Pending(NamedTuple):
+    """A video packet waiting for the rest of its frame."""
+
+    payload: bytes
+    marker: int
+    rtp_timestamp: int  # as sent, for telling frames apart
+    timestamp: int  # extended
     arrival_time: float
 
 
@@ -46,19 +172,21 @@ class Unwrapper:
     """Extends a wrapping counter (16-bit sequence numbers, 32-bit timestamps)."""
 
     def __init__(self, bits: int) -> None:
-        self._modulo = 1 << bits
-        self._half = self._modulo >> 1
+        self._mask = (1 << bits) - 1
+        self._half = 1 << (bits - 1)
         self._last: int | None = None
 
     def extend(self, value: int) -> int:
-        if self._last is None:
+        last = self._last
+        if last is None:
             self._last = value
             return value
-        delta = (value - self._last) % self._modulo
+        delta = (value - last) & self._mask
         if delta >= self._half:
-            delta -= self._modulo
-        extended = self._last + delta
-        self._last = max(self._last, extended)
+            delta -= self._mask + 1
+        extended = last + delta
+        if extended > last:
+            self._last = extended
         return extended
 
 
@@ -74,22 +202,28 @@ class FrameAssembler:
     stats: AssemblerStats = field(default_factory=AssemblerStats)
 
     def __post_init__(self) -> None:
+        self._audio = self.codec == "OPUS"
+        vp8 = self.codec == "VP8"
+        self._depayload: Callable[[bytes], bytes] = _vp8_payload if vp8 else _h264_payload
+        self._starts_frame: Callable[[bytes], bool] = (
+            _vp8_starts_frame if vp8 else _h264_starts_frame
+        )
         self._seq = Unwrapper(16)
         self._ts = Unwrapper(32)
+        # Video packets by extended sequence number; none is below ``_next`` once it is known.
         self._pending: dict[int, _Pending] = {}
-        self._timestamps: dict[int, int] = {}
         self._next: int | None = None  # first sequence number of the next frame, when known
         self._dropped_before: int | None = None  # drop packets below this after a loss
         self._late_in_a_row = 0
 
     def push(self, data: bytes, arrival_time: float) -> list[EncodedFrame]:
         try:
-            packet = RtpPacket.parse(data)
+            sequence_number, rtp_timestamp, marker, payload = parse_rtp(data)
         except ValueError:
             self.stats.bad_packets += 1
             return []
-        seq = self._seq.extend(packet.sequence_number)
-        timestamp = self._ts.extend(packet.timestamp)
+        seq = self._seq.extend(sequence_number)
+        timestamp = self._ts.extend(rtp_timestamp)
         if self._is_late(seq):
             self.stats.late_packets += 1
             self._late_in_a_row += 1
@@ -100,51 +234,59 @@ class FrameAssembler:
             self.stats.restarts += 1
             return self.push(data, arrival_time)
         self._late_in_a_row = 0
-        if self.codec == "OPUS":
-            return self._push_audio(seq, timestamp, packet, arrival_time)
-        self._pending[seq] = _Pending(packet, arrival_time)
-        self._timestamps[seq] = timestamp
+        if self._audio:
+            return self._push_audio(seq, timestamp, payload, arrival_time)
+        self._pending[seq] = _Pending(payload, marker, rtp_timestamp, timestamp, arrival_time)
         return self._drain(arrival_time)
 
     def _is_late(self, seq: int) -> bool:
         if self._next is not None and seq < self._next:
             return True
-        if self.codec == "OPUS":
+        if self._audio:
             return False
         return seq in self._pending or (
             self._dropped_before is not None and seq < self._dropped_before
         )
 
     def _push_audio(
-        self, seq: int, timestamp: int, packet: RtpPacket, arrival_time: float
+        self, seq: int, timestamp: int, payload: bytes, arrival_time: float
     ) -> list[EncodedFrame]:
         if self._next is not None and seq > self._next:
             self.stats.lost_frames += seq - self._next
         self._next = seq + 1
-        if not packet.payload:
+        if not payload:
             return []
         self.stats.frames += 1
-        return [EncodedFrame(packet.payload, timestamp, True, arrival_time)]
+        return [EncodedFrame(payload, timestamp, True, arrival_time)]
 
     def _drain(self, now: float) -> list[EncodedFrame]:
         frames: list[EncodedFrame] = []
-        while self._pending:
+        pending = self._pending
+        while pending:
             if self._next is None and not self._resync():
                 break
             assert self._next is not None
-            end = self._complete_frame_end(self._next)
-            if end is not None:
-                frame = self._take(self._next, end)
+            # Walk the packets present from ``_next`` on: to a marker (a whole frame) or a gap.
+            first = end = self._next
+            entry = pending.get(end)
+            while entry is not None and not entry.marker:
+                end += 1
+                entry = pending.get(end)
+            if entry is not None:
+                frame = self._take(first, end)
                 self._next = end + 1
                 if frame is not None:
                     frames.append(frame)
                 continue
-            if not self._gap_expired(now):
+            # Packets ``first`` to ``end - 1`` are all pending: if nothing else is, none came
+            # after the gap at ``end`` and the frame is still arriving.
+            if len(pending) == end - first:
+                break
+            if not self._gap_expired(end, now):
                 break
             self._skip_lost_frame()
-        if len(self._pending) > MAX_PENDING_PACKETS:
-            self._pending.clear()
-            self._timestamps.clear()
+        if len(pending) > MAX_PENDING_PACKETS:
+            pending.clear()
             self._next = None
             self.stats.lost_frames += 1
         return frames
@@ -152,35 +294,23 @@ class FrameAssembler:
     def _resync(self) -> bool:
         """Find where a frame begins, at the start or after a loss."""
         for seq in sorted(self._pending):
-            packet = self._pending[seq].packet
+            packet = self._pending[seq]
             previous = self._pending.get(seq - 1)
-            follows_marker = previous is not None and previous.packet.marker
-            new_timestamp = previous is None or previous.packet.timestamp != packet.timestamp
-            if follows_marker or (new_timestamp and self._starts_frame(packet)):
+            follows_marker = previous is not None and previous.marker
+            new_timestamp = previous is None or previous.rtp_timestamp != packet.rtp_timestamp
+            if follows_marker or (new_timestamp and self._starts_frame(packet.payload)):
                 for older in [s for s in self._pending if s < seq]:
-                    self._forget(older)
+                    del self._pending[older]
                 self._next = seq
                 return True
         return False
 
-    def _complete_frame_end(self, first: int) -> int | None:
-        seq = first
-        while seq in self._pending:
-            if self._pending[seq].packet.marker:
-                return seq
-            seq += 1
-        return None
-
-    def _gap_expired(self, now: float) -> bool:
-        """A packet of the frame at ``_next`` is missing and a later one came over 150 ms ago.
+    def _gap_expired(self, missing: int, now: float) -> bool:
+        """Packet ``missing`` of the frame at ``_next`` is absent, a later one came over 150 ms ago.
 
         Without a gap the frame is still arriving (its last packets are late, e.g. after a stall
         of the event loop that stamped the arrival times): that is not a loss.
         """
-        assert self._next is not None
-        missing = self._next
-        while missing in self._pending:
-            missing += 1
         later = [p.arrival_time for s, p in self._pending.items() if s > missing]
         return bool(later) and now - min(later) > REORDER_SECONDS
 
@@ -192,76 +322,47 @@ class FrameAssembler:
         """
         assert self._next is not None
         self.stats.lost_frames += 1
-        markers = sorted(s for s, p in self._pending.items() if p.packet.marker)
+        markers = [s for s, p in self._pending.items() if p.marker]
         if markers:
-            end = markers[0]
+            end = min(markers)
             for seq in [s for s in self._pending if s <= end]:
-                self._forget(seq)
+                del self._pending[seq]
             self._next = end + 1
             self._dropped_before = end + 1
             return
         ordered = sorted(self._pending)
-        lost_timestamp = self._pending[ordered[0]].packet.timestamp
+        lost_timestamp = self._pending[ordered[0]].rtp_timestamp
         cut = next(
             (
                 s
                 for s in ordered[1:]
-                if self._pending[s].packet.timestamp != lost_timestamp
-                and self._starts_frame(self._pending[s].packet)
+                if self._pending[s].rtp_timestamp != lost_timestamp
+                and self._starts_frame(self._pending[s].payload)
             ),
             None,
         )
         lost = ordered if cut is None else [s for s in ordered if s < cut]
         for seq in lost:
-            self._forget(seq)
+            del self._pending[seq]
         self._dropped_before = lost[-1] + 1
         self._next = None
 
     def _take(self, first: int, last: int) -> EncodedFrame | None:
-        parts: list[bytes] = []
-        timestamp = self._timestamps[first]
-        arrival = self._pending[first].arrival_time
-        ok = True
-        for seq in range(first, last + 1):
-            pending = self._pending.pop(seq)
-            self._timestamps.pop(seq, None)
-            try:
-                parts.append(self._depayload(pending.packet.payload))
-            except (ValueError, IndexError):
-                ok = False
-        if not ok:
+        packets = [self._pending.pop(seq) for seq in range(first, last + 1)]
+        head = packets[0]
+        try:
+            data = b"".join([self._depayload(packet.payload) for packet in packets])
+        except (ValueError, IndexError):
             self.stats.bad_packets += 1
             return None
-        data = b"".join(parts)
         if not data:
             return None
         self.stats.frames += 1
-        return EncodedFrame(data, timestamp, self._is_keyframe(data), arrival)
-
-    def _forget(self, seq: int) -> None:
-        self._pending.pop(seq, None)
-        self._timestamps.pop(seq, None)
-
-    def _starts_frame(self, packet: RtpPacket) -> bool:
-        try:
-            if self.codec == "VP8":
-                descriptor, _ = VpxPayloadDescriptor.parse(packet.payload)
-                return bool(descriptor.partition_start) and descriptor.partition_id == 0
-            descriptor_h264, _ = H264PayloadDescriptor.parse(packet.payload)
-            return bool(descriptor_h264.first_fragment)
-        except (ValueError, IndexError):
-            return False
-
-    def _depayload(self, payload: bytes) -> bytes:
-        if self.codec == "VP8":
-            _, data = VpxPayloadDescriptor.parse(payload)
-            return data
-        _, data = H264PayloadDescriptor.parse(payload)
-        return data
+        return EncodedFrame(data, head.timestamp, self._is_keyframe(data), head.arrival_time)
 
     def _is_keyframe(self, data: bytes) -> bool:
         if self.codec == "VP8":
-            return bool(data) and not data[0] & 0x01
+            return not data[0] & 0x01
         return h264_is_keyframe(data)
 
 

@@ -140,7 +140,7 @@ class TrackWriter:
             packet.time_base = self._time_base
             packet.pts = packet.dts = pts
             packet.is_keyframe = keyframe
-            self._container.mux(packet)
+            self._container.mux_one(packet)
         except (av.FFmpegError, OSError) as exc:
             self.segment.error = f"writing {self.path.name} failed: {exc}"
             log.error("%s", self.segment.error)
