@@ -54,6 +54,8 @@ async def _main(role: str, sfu_path: str | None) -> None:
             "stats": fwd.stats,
             "debug": fwd.debug,
             "profile": fwd.profile,
+            "recording": fwd.recording,
+            "keyframe": fwd.keyframe,
         }
         closer = fwd.close
     elif role == "drainer":

@@ -35,6 +35,15 @@ class _Listener:
         self.events[kind] = self.events.get(kind, 0) + 1
 
 
+def _child_process_count() -> int:
+    """Live child processes of this process (``/proc/self/task/*/children``; 0 if unknown)."""
+    count = 0
+    for path in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            count += len(path.read_text().split())
+    return count
+
+
 class ForwardServer:
     def __init__(self) -> None:
         patch_loopback()
@@ -58,14 +67,46 @@ class ForwardServer:
         self.errors: list[str] = []
         self.counters: list[Any] = []
         self.recorder: Any = None
+        self.recorder_attached = False
 
     def _attach_recorder(self, directory: Path) -> None:
-        """``FANOUT_RECORD_DIR`` set: record the room as the hub does (bench/recording.py)."""
-        from recordings.recorder import Recorder
+        """Record the room as the hub does: ``FANOUT_RECORD_DIR`` set, or ``recording(on=True)``.
 
-        self.recorder = Recorder(directory, request_keyframe=self.room.request_keyframe)
-        self.recorder.start()
-        self.room.add_sink(self.recorder)  # as web/recording_service.py attaches it
+        The recorder is created and started once; attaching it again after ``recording(on=False)``
+        opens new segments.
+        """
+        if self.recorder is None:
+            from recordings.recorder import Recorder
+
+            self.recorder = Recorder(directory, request_keyframe=self.room.request_keyframe)
+            self.recorder.start()
+        if not self.recorder_attached:
+            self.room.add_sink(self.recorder)  # as web/recording_service.py attaches it
+            self.recorder_attached = True
+
+    async def recording(self, on: bool, directory: str = "") -> dict[str, Any]:
+        """Attach the recorder to the room (``on``) or detach it (it stays started, idle).
+
+        For bench/recording.py's record-overhead case, which toggles recording in one room.
+        """
+        if on:
+            if self.recorder is None and not directory:
+                raise ValueError("the first recording(on=True) needs a directory")
+            self._attach_recorder(Path(directory))
+        elif self.recorder_attached:
+            self.room.remove_sink(self.recorder)
+            self.recorder_attached = False
+        return {"recording": on}
+
+    async def keyframe(self) -> dict[str, Any]:
+        """Ask every publication for a keyframe (the SFU sends at most one request a second).
+
+        The benchmark's publisher restarts its looped clip on a keyframe request, so this puts
+        it at a known point of the clip (bench/record_overhead.py, before each window).
+        """
+        for publication_id in list(self.room.publications):
+            self.room.request_keyframe(publication_id)
+        return {}
 
     async def listen(self) -> dict[str, Any]:
         record_dir = os.environ.get("FANOUT_RECORD_DIR")
@@ -152,6 +193,9 @@ class ForwardServer:
             },
             "events": dict(self.listener.events),
             "recorder": dataclasses.asdict(self.recorder.stats) if self.recorder else None,
+            # live child processes of this server (a recorder worker that runs in its own
+            # process is one): their CPU is not in this process's getrusage
+            "child_processes": _child_process_count(),
             "errors": self.errors[-5:],
         }
         if counts is not None:

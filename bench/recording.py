@@ -1,7 +1,8 @@
 """Recording benchmark: post-processing speed as a multiple of real time.
 
     python bench/recording.py [--json] [--minutes 10] [--cache-dir DIR]
-        [--parallel-chunks N] [--audio-sample-rate HZ]
+        [--parallel-chunks N] [--audio-sample-rate HZ] [--case CASE ...]
+        [--subscribers 50] [--pairs 8] [--window 5]   (record-overhead)
 
 Cases (one JSON object per line with --json):
 - ``composite``: a synthetic meeting (2 VP8 cameras 640x480, a VP8 screen share 1280x720 for half
@@ -13,8 +14,11 @@ Cases (one JSON object per line with --json):
 - ``recorder-realtime``: the recorder fed 8 s of VP8 640x480 + Opus in real time on an event loop;
   the process's CPU (all threads) with a recorder attached minus without, per recorded packet:
   the worker's work plus every thread hand-off (not in the default set of cases).
-- ``record-overhead``: server CPU per forwarded packet in a 50-subscriber room (``bench/fanout.py``
-  forward mode) with a ``Recorder`` attached (``FANOUT_RECORD_DIR``) over without.
+- ``record-overhead``: server CPU per forwarded packet in one 50-subscriber room
+  (``bench/fanout.py`` forward mode) with a ``Recorder`` attached over without, in interleaved
+  windows (ABBA order) of the same room; see ``bench/record_overhead.py`` for the figures
+  (``overhead_ratio``: the forwarding process only; ``overhead_ratio_with_worker``: plus a
+  recorder worker that runs in its own process).
 
 Inputs are generated once with ffmpeg (lavfi testsrc/sine) into the cache directory, laid out as
 the recorder lays out a recording (Matroska segments plus manifest.json).
@@ -30,7 +34,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from fractions import Fraction
@@ -39,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.record_overhead import record_overhead
 from recordings.manifest import Manifest, Marker, Segment, StageChange, write_manifest
 from recordings.postprocess import ProcessingSettings, make_replay
 
@@ -279,74 +283,6 @@ async def _recorder_realtime(seconds: float, directory: Path) -> dict[str, objec
     }
 
 
-def _forward_cost(subscribers: int, window: float, record_dir: Path | None) -> dict[str, Any]:
-    """One ``bench/fanout.py`` forward run; its line for ``subscribers``."""
-    env = {**os.environ}
-    env.pop("FANOUT_RECORD_DIR", None)
-    if record_dir is not None:
-        env["FANOUT_RECORD_DIR"] = str(record_dir)
-    command = [
-        sys.executable, str(Path(__file__).resolve().parent / "fanout.py"), "--json",
-        "--modes", "forward", "--subscribers", str(subscribers),
-        "--window", str(window), "--warmup", "3", "--max-seconds", "240",
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
-    for text in done.stdout.splitlines():
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue
-        if data.get("mode") == "forward" and data.get("subscribers") == subscribers:
-            return dict(data)
-    raise RuntimeError(f"fanout gave no forward line: {done.stdout[-500:]} {done.stderr[-500:]}")
-
-
-def record_overhead(subscribers: int, rounds: int, window: float) -> dict[str, Any]:
-    """Server CPU per forwarded packet with a recorder attached / without (alternating runs,
-    the best of each kind: the machine is shared, and interference only adds)."""
-    plain: list[float] = []
-    recorded: list[float] = []
-    details: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="lecturehub-record-overhead-") as tmp:
-        for i in range(rounds):
-            for kind in ("plain", "recorded"):
-                record_dir = Path(tmp) / f"rec{i}" if kind == "recorded" else None
-                data = _forward_cost(subscribers, window, record_dir)
-                us = data.get("us_per_packet")
-                if us is None:
-                    raise RuntimeError(f"no us_per_packet: {data}")
-                (recorded if kind == "recorded" else plain).append(float(us))
-                extra = data.get("details") or {}
-                details.append(
-                    {
-                        "kind": kind,
-                        "us_per_packet": us,
-                        "load": extra.get("load"),
-                        "server_cpu_percent": extra.get("server_cpu_percent"),
-                        "server_packets_in_per_s": extra.get("server_packets_in_per_s"),
-                        "publisher_packets_per_s": extra.get("publisher_packets_per_s"),
-                        "keyframe_requests": extra.get("keyframe_requests"),
-                        "latency_p50_ms": data.get("latency_p50_ms"),
-                        "latency_p99_ms": data.get("latency_p99_ms"),
-                        "recorder": extra.get("recorder"),
-                    }
-                )
-            if record_dir is not None:
-                segments = sorted(p.name for p in record_dir.glob("*.mkv"))
-                details[-1]["recorded_files"] = segments
-    best_plain, best_recorded = min(plain), min(recorded)
-    return {
-        "case": "record-overhead",
-        "overhead_ratio": round(best_recorded / best_plain, 3),
-        "subscribers": subscribers,
-        "us_per_packet_plain": best_plain,
-        "us_per_packet_recorded": best_recorded,
-        "runs": details,
-        "load_average": round(os.getloadavg()[0], 1),
-        "target_max": 1.05,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -358,8 +294,10 @@ def main() -> None:
         action="append",
     )
     parser.add_argument("--subscribers", type=int, default=50, help="record-overhead room size")
-    parser.add_argument("--rounds", type=int, default=2, help="record-overhead runs of each kind")
-    parser.add_argument("--window", type=float, default=8.0, help="record-overhead window (s)")
+    parser.add_argument(
+        "--pairs", type=int, default=8, help="record-overhead: pairs of windows (ABBA order)"
+    )
+    parser.add_argument("--window", type=float, default=5.0, help="record-overhead window (s)")
     parser.add_argument(
         "--parallel-chunks", type=int, default=None, help="override the setting (composite)"
     )
@@ -389,7 +327,9 @@ def main() -> None:
             emit(asyncio.run(_recorder_realtime(8.0, args.cache_dir / "rec-realtime")))
             continue
         if case == "record-overhead":
-            row: dict[str, object] = record_overhead(args.subscribers, args.rounds, args.window)
+            row: dict[str, object] = asyncio.run(
+                record_overhead(args.subscribers, args.pairs, args.window)
+            )
         else:
             # The remux input's audio is written as the recorder writes it (_as_recorded).
             source = args.cache_dir / (
