@@ -220,7 +220,8 @@ class DownConnection:
         if not self.negotiating:
             raise MediaError(ErrorCode.NEGOTIATION_FAILED, "no subscribe_offer is pending")
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            answer = transport.share_bundled_candidates(sdp)
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         except Exception as exc:
             raise MediaError(ErrorCode.INVALID_SDP, f"cannot apply answer: {exc}") from exc
         self.negotiating = False

@@ -362,3 +362,30 @@ def send_rtcp(dtls: RTCDtlsTransport, data: bytes) -> bool:
     """Protect and send one RTCP compound packet now (no task, no await)."""
     path = open_send_path(dtls)
     return path is not None and path.send_rtcp(data) > 0
+
+
+def share_bundled_candidates(sdp: str) -> str:
+    """The remote SDP with the candidates of every m-section in each m-section that has none.
+
+    aiortc 1.16's ``setRemoteDescription`` maps each ICE transport to one m-section and adds that
+    section's candidates only; with max-bundle every m-section shares one transport, so it keeps
+    the candidates of the *last* one. Browsers put them in the first (later ones say ``9
+    0.0.0.0``). Without this the server learned the browser's address only from its first
+    connectivity check (a peer-reflexive candidate), and an end-of-candidates trickled before
+    that check failed ICE at once ("Components {1} have no candidate pairs"): the connections
+    that failed now and then in the browser tests. Apply to every remote description.
+    """
+    sections: list[list[str]] = [[]]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+    media = sections[1:]
+    candidates = list(dict.fromkeys(x for s in media for x in s if x.startswith("a=candidate:")))
+    ended = any("a=end-of-candidates" in s for s in media)
+    for section in media:
+        if not any(x.startswith("a=candidate:") for x in section):
+            section.extend(candidates)
+        if ended and "a=end-of-candidates" not in section:
+            section.append("a=end-of-candidates")
+    return "".join(line + "\r\n" for section in sections for line in section)

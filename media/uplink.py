@@ -149,7 +149,8 @@ class UpConnection:
         check_offer(description, sources)
         self._prepare_transceivers(description)
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            offer = transport.share_bundled_candidates(sdp)
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except MediaError:
             raise
