@@ -54,6 +54,7 @@ class TrackFiles:
         self.longest_batch = 0.0
         self.errors: list[str] = []
         self.dropped = 0  # counted by the parent, reported with each batch
+        self.started_cpu = time.process_time()  # the interpreter's start and imports
 
     def packet(self, track: int, data: bytes, offset: float) -> None:
         self._batch_begins()
@@ -161,7 +162,8 @@ class TrackFiles:
         stats = {
             "written": self.written,
             "batches": self.batches,
-            "cpu": time.process_time(),
+            "cpu": time.process_time() - self.started_cpu,
+            "start_cpu": self.started_cpu,
             "longest": self.longest_batch,
             "errors": self.errors[-5:] + [s.error for s in self.manifest.segments if s.error],
         }

@@ -44,7 +44,8 @@ class RecorderStats:
     written_packets: int
     segments: int
     batches: int = 0  # batches the worker process handled
-    worker_cpu_seconds: float = 0.0  # the worker process's CPU time
+    worker_cpu_seconds: float = 0.0  # the worker process's CPU time recording
+    worker_start_cpu_seconds: float = 0.0  # and starting up (interpreter, imports)
     longest_batch_seconds: float = 0.0
     worker_restarts: int = 0
     errors: tuple[str, ...] = ()
@@ -160,6 +161,7 @@ class Recorder:
             self._segments,
             s.batches,
             round(s.cpu_seconds, 4),
+            round(s.start_cpu_seconds, 4),
             round(s.longest_batch_seconds, 4),
             s.restarts,
             tuple(s.errors),

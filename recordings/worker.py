@@ -52,7 +52,8 @@ class WriterStats:
     dropped_packets: int = 0  # counted on the event loop
     written_packets: int = 0  # as the worker last reported
     batches: int = 0  # batches the worker handled
-    cpu_seconds: float = 0.0  # the worker process's CPU time so far (all its workers)
+    cpu_seconds: float = 0.0  # the worker processes' CPU time recording (not starting up)
+    start_cpu_seconds: float = 0.0  # their CPU time starting up (interpreter, imports)
     longest_batch_seconds: float = 0.0  # wall time of the worker's longest batch
     restarts: int = 0
     errors: list[str] = field(default_factory=list)
@@ -152,7 +153,8 @@ class RecordingWriter:
     def packet(self, key: str, data: bytes, offset: float) -> bool:
         track = self._tracks.get(key)
         if track is None:
-            self.stats.dropped_packets += self._failed
+            if self._failed:
+                self.stats.dropped_packets += 1
             return False
         if self._queued >= self._max_packets or len(self._backlog) > MAX_BACKLOG_BYTES:
             self.stats.dropped_packets += 1
@@ -278,6 +280,7 @@ class RecordingWriter:
             s.written_packets = earlier.written_packets + int(reported["written"])
             s.batches = earlier.batches + int(reported["batches"])
             s.cpu_seconds = earlier.cpu_seconds + float(reported["cpu"])
+            s.start_cpu_seconds = earlier.start_cpu_seconds + float(reported["start_cpu"])
             s.longest_batch_seconds = max(s.longest_batch_seconds, float(reported["longest"]))
             self._worker_errors = [str(e) for e in reported["errors"]]
             s.errors = self._own_errors + earlier.errors + self._worker_errors
@@ -306,6 +309,7 @@ class RecordingWriter:
             written_packets=s.written_packets,
             batches=s.batches,
             cpu_seconds=s.cpu_seconds,
+            start_cpu_seconds=s.start_cpu_seconds,
             errors=self._earlier.errors + self._worker_errors,
         )
         self._worker_errors = []
