@@ -8,12 +8,13 @@ Cases (one JSON object per line with --json):
 - ``composite``: a synthetic meeting (2 VP8 cameras 640x480, a VP8 screen share 1280x720 for half
   the meeting, 3 Opus microphones) laid out and encoded to H.264/AAC with the default settings.
 - ``remux``: a single H.264 stage track and one microphone (video copied, audio encoded).
-- ``recorder-cpu``: the recorder alone, fed RTP from aiortc's encoders as fast as it takes it:
-  event-loop microseconds per packet (``rtp_packet``) and CPU per recorded track as a share of
-  one core at real time (depayload + mux + disk, on the worker thread).
+- ``recorder-cpu``: the recorder alone, fed RTP in batches of real-time size as fast as it takes
+  them: the event loop's microseconds per packet (``rtp_packet`` and handing the batches to the
+  pipe), the worker process's microseconds per packet (depayload + mux + disk) and its start-up,
+  and CPU per recorded track as a share of one core at real time.
 - ``recorder-realtime``: the recorder fed 8 s of VP8 640x480 + Opus in real time on an event loop;
-  the process's CPU (all threads) with a recorder attached minus without, per recorded packet:
-  the worker's work plus every thread hand-off (not in the default set of cases).
+  the process's CPU (all threads; the worker process is not in it) with a recorder attached minus
+  without, per recorded packet (not in the default set of cases; too noisy to be of much use).
 - ``record-overhead``: server CPU per forwarded packet in one 50-subscriber room
   (``bench/fanout.py`` forward mode) with a ``Recorder`` attached over without, in interleaved
   windows (ABBA order) of the same room; see ``bench/record_overhead.py`` for the figures

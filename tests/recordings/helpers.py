@@ -73,7 +73,7 @@ def decode_all(path: Path) -> Decoded:
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the event loop run until ``condition`` holds (worker threads post back to it)."""
+    """Let the event loop run until ``condition`` holds (the worker process answers through it)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
