@@ -18,6 +18,7 @@ from multidict import MultiDictProxy
 
 from web.errors import UserError
 from web.i18n import _
+from web.numbers import digits
 
 E = TypeVar("E", bound=enum.Enum)
 MAX_ID = 2**31 - 1
@@ -177,7 +178,7 @@ def _as_id(value: Any) -> int | None:
     if isinstance(value, int):
         return value if 0 < value <= MAX_ID else None
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 10:
+    if digits(text) and len(text) <= 10:
         number = int(text)
         return number if 0 < number <= MAX_ID else None
     return None

@@ -10,6 +10,7 @@ from aiohttp import web
 from web.errors import BadRequest, NotFound
 from web.forms import MAX_ID
 from web.i18n import _
+from web.numbers import digits
 
 API = "/api/v1"
 
@@ -31,7 +32,7 @@ def path_id(request: web.Request, name: str = "id") -> int:
     """An integer id from the URL; anything else is simply not found (also ids beyond the
     INTEGER columns' range, which PostgreSQL would refuse with an error)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
+    if not digits(raw) or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
         raise NotFound()
     return int(raw)
 

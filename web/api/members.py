@@ -18,6 +18,7 @@ from web.forms import Form
 from web.i18n import _
 from web.keys import SESSIONS
 from web.member_input import apply_member, create_member, load_member, read_member
+from web.numbers import digits
 from web.render import as_utc
 
 routes = web.RouteTableDef()
@@ -78,7 +79,7 @@ async def list_members(request: web.Request, viewer: Viewer) -> web.Response:
     )
     org_id = request.query.get("org_id")
     if org_id is not None:
-        if not org_id.isdigit() or len(org_id) > 10:
+        if not digits(org_id) or len(org_id) > 10:
             raise UserError(fields={"org_id": _("Choose one of the offered values.")})
         query = query.where(member_in_subtree(int(org_id)))
     async with request.app[SESSIONS]() as db:

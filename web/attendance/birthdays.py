@@ -26,6 +26,7 @@ from web.forms import Form
 from web.i18n import _
 from web.keys import SESSIONS
 from web.language import request_translations
+from web.numbers import digits
 from web.render import render, time_zone
 
 routes = web.RouteTableDef()
@@ -47,7 +48,7 @@ async def _org(db: AsyncSession, viewer: Viewer, raw: str | None) -> Org:
     """The chosen org within the viewer's scope (default: the scope's root)."""
     query = select(Org).where(org_manageable(viewer))
     if raw:
-        if not raw.isdigit():
+        if not digits(raw):
             raise NotFound()
         query = query.where(Org.id == int(raw))
     org = await db.scalar(query.order_by(Org.path).limit(1))

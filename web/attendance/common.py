@@ -28,6 +28,7 @@ from web.config import Config
 from web.errors import Forbidden, NotFound, UserError
 from web.i18n import _
 from web.keys import CONFIG
+from web.numbers import digits
 
 ATTENDANCE_LABELS: dict[enum.Enum, str] = {
     AttendanceStatus.PRESENT: _("Present"),
@@ -137,7 +138,7 @@ async def check_meeting_report(db: AsyncSession, viewer: Viewer, meeting_id: int
 def parse_year(raw: str | None, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1900 <= int(raw) <= 2200:
+    if not digits(raw) or not 1900 <= int(raw) <= 2200:
         raise UserError(_("Give a year such as 2026."), code="invalid_year")
     return int(raw)
 

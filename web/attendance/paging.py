@@ -8,6 +8,7 @@ from aiohttp import web
 
 from web.errors import UserError
 from web.i18n import _
+from web.numbers import digits
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -24,7 +25,7 @@ def _number(request: web.Request, name: str, default: int, low: int, high: int) 
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 7 or not low <= int(raw) <= high:
+    if not digits(raw) or len(raw) > 7 or not low <= int(raw) <= high:
         raise UserError(code="invalid_query", fields={name: _("This number is out of range.")})
     return int(raw)
 

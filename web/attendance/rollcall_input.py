@@ -32,6 +32,7 @@ from models.rollcall import CodeProblem, check_code
 from web.errors import Forbidden, NotFound, UserError
 from web.forms import Form
 from web.i18n import _
+from web.numbers import digits
 
 CODE_PROBLEMS = {
     CodeProblem.UNKNOWN: _("This code is not right. Check the six digits on the site's screen."),
@@ -84,7 +85,7 @@ def read_tick(form: Form, ids_field: str) -> Tick:
 def read_code(form: Form) -> str:
     raw = form.data.get("code")
     code = raw.strip() if isinstance(raw, str) else ""
-    if not (len(code) == 6 and code.isdigit()):
+    if not (len(code) == 6 and digits(code)):
         raise UserError(
             _("Enter the six digits shown on the site's screen."),
             code="invalid_code",
@@ -102,7 +103,7 @@ def _site_number(raw: Any) -> int | None:
     if isinstance(raw, int):
         return raw
     text = str(raw).strip()
-    return int(text) if text.isdigit() and len(text) <= 10 else -1
+    return int(text) if digits(text) and len(text) <= 10 else -1
 
 
 async def host_site(db: AsyncSession, viewer: Viewer, meeting: Meeting, raw_site: Any) -> int:

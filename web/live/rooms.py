@@ -17,6 +17,7 @@ from models.enums import Role
 from models.meeting import Meeting
 from models.member import Account
 from models.org import Org
+from web.numbers import digits
 
 ROOM_PREFIX = "meeting-"
 
@@ -30,7 +31,7 @@ def meeting_id_of(room: str) -> int | None:
     if not room.startswith(ROOM_PREFIX):
         return None
     rest = room.removeprefix(ROOM_PREFIX)
-    return int(rest) if rest.isdigit() else None
+    return int(rest) if digits(rest) else None
 
 
 def identity_key(viewer: Viewer) -> str:
@@ -50,7 +51,7 @@ def identity_of(viewer: Viewer) -> Identity:
 def parse_identity_key(key: str) -> tuple[str, int] | None:
     """``("member", 12)`` for ``member:12``; None for anything else."""
     kind, _, number = key.partition(":")
-    if kind in ("member", "site", "account") and number.isdigit():
+    if kind in ("member", "site", "account") and digits(number):
         return kind, int(number)
     return None
 

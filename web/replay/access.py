@@ -18,6 +18,7 @@ from models.access import Viewer, meeting_visible
 from models.meeting import Meeting
 from models.recording import ProcessingJob, Recording, RecordingStatus
 from web.errors import Forbidden, NotFound
+from web.numbers import digits
 from web.recording_service import data_path
 
 
@@ -55,7 +56,7 @@ def pick_part(parts: list[Recording], value: str | None) -> tuple[int, Recording
         return None
     if value is None or value == "":
         return 1, parts[0]
-    number = int(value) if value.isascii() and value.isdigit() and len(value) < 6 else 0
+    number = int(value) if digits(value) and len(value) < 6 else 0
     if not 1 <= number <= len(parts):
         raise NotFound()
     return number, parts[number - 1]

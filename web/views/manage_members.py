@@ -27,6 +27,7 @@ from web.member_input import (
     load_member,
     read_member,
 )
+from web.numbers import digits
 from web.render import render
 from web.views.manage_common import field_errors, form_values, org_choices
 
@@ -44,7 +45,7 @@ async def member_list(request: web.Request, viewer: Viewer) -> web.Response:
         .limit(PAGE)
     )
     org_id = request.query.get("org_id", "")
-    if org_id.isdigit() and len(org_id) <= 10:
+    if digits(org_id) and len(org_id) <= 10:
         query = query.where(member_in_subtree(int(org_id)))
     name = request.query.get("q", "").strip()[:100]
     if name:
