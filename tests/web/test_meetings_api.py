@@ -108,7 +108,9 @@ async def test_cancelling_a_meeting_marks_it_cancelled_once(client: Client, worl
     assert (await response.json())["error"]["code"] == "not_scheduled"
 
 
-async def test_unknown_and_malformed_ids_are_not_found_and_never_an_error(client: Client, world: World) -> None:
+async def test_unknown_and_malformed_ids_are_not_found_and_never_an_error(
+    client: Client, world: World
+) -> None:
     await api_login(client, "olga")
     # "²" and "٣" are digits to str.isdigit() but not to int(): they used to raise a 500.
     paths = ("999999", "abc", "%C2%B2", "%D9%A3", "99999999999")
