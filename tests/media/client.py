@@ -22,9 +22,24 @@ from aiortc import (
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
+from media.settings import Identity, RoomSettings
 from media.signalling import SignallingSession
 
 WAIT = 10.0
+
+
+HOST = Identity("member:1", "李老师", "member")
+LECTURE = RoomSettings(
+    room_id="r1",
+    title="党课",
+    mode="lecture",
+    moderators=frozenset({HOST.key}),
+    publishers=frozenset({HOST.key}),
+)
+
+
+def member(n: int) -> Identity:
+    return Identity(f"member:{n}", f"成员{n}", "member")
 
 
 class MovingVideo(VideoStreamTrack):

@@ -13,18 +13,8 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.registry import RoomRegistry
-from media.settings import Identity, RoomSettings
 from media.transport import share_bundled_candidates
-from tests.media.client import Client, MovingVideo, Tone
-
-HOST = Identity("member:1", "李老师", "member")
-LECTURE = RoomSettings(
-    room_id="r1",
-    title="党课",
-    mode="lecture",
-    moderators=frozenset({HOST.key}),
-    publishers=frozenset({HOST.key}),
-)
+from tests.media.client import HOST, LECTURE, Client, MovingVideo, Tone, member
 
 
 def candidates_in_first_section_only(sdp: str) -> str:
@@ -61,7 +51,7 @@ async def test_a_publisher_whose_end_of_candidates_comes_before_its_checks_still
 ) -> None:
     room = registry.open_room(LECTURE)
     host = Client(room.connect(HOST))
-    viewer = Client(room.connect(Identity("member:2", "成员2", "member")))
+    viewer = Client(room.connect(member(2)))
     await host.hello()
     await viewer.hello()
     up = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -92,7 +82,7 @@ async def test_a_subscriber_whose_answer_names_candidates_once_still_connects(
     host = Client(room.connect(HOST))
     await host.hello()
     await host.publish()
-    viewer = Client(room.connect(Identity("member:2", "成员2", "member")))
+    viewer = Client(room.connect(member(2)))
     original = viewer._answer
 
     async def browser_answer(message: dict[str, object]) -> None:

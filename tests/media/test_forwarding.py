@@ -13,23 +13,10 @@ from aiortc.rtp import RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket
 from media import fastpath
 from media.registry import RoomRegistry
 from media.rtp import is_keyframe_start, parse_header
-from media.settings import Identity, RoomSettings
+from media.settings import Identity
 from media.sinks import PublicationInfo
-from tests.media.client import Client, MovingVideo, wait_until
+from tests.media.client import HOST, LECTURE, Client, MovingVideo, member, wait_until
 from tests.media.conftest import CodecLedger
-
-HOST = Identity("member:1", "李老师", "member")
-LECTURE = RoomSettings(
-    room_id="r1",
-    title="党课",
-    mode="lecture",
-    moderators=frozenset({HOST.key}),
-    publishers=frozenset({HOST.key}),
-)
-
-
-def member(n: int) -> Identity:
-    return Identity(f"member:{n}", f"成员{n}", "member")
 
 
 @pytest.mark.timeout(60)

@@ -14,14 +14,10 @@ from media.registry import RoomRegistry
 from media.room import Room
 from media.settings import Identity, MediaSettings, RoomSettings
 from media.signalling import SignallingSession
+from tests.media.client import HOST, member
 
-HOST = Identity("member:1", "李老师", "member")
 SITE = Identity("site:3", "一营会议室", "site")
 ROOM = RoomSettings("r1", "党课", "lecture", frozenset({HOST.key}), frozenset({HOST.key}))
-
-
-def member(n: int) -> Identity:
-    return Identity(f"member:{n}", f"成员{n}", "member")
 
 
 class Sink:
