@@ -12,9 +12,6 @@ Cases (one JSON object per line with --json):
   them: the event loop's microseconds per packet (``rtp_packet`` and handing the batches to the
   pipe), the worker process's microseconds per packet (depayload + mux + disk) and its start-up,
   and CPU per recorded track as a share of one core at real time.
-- ``recorder-realtime``: the recorder fed 8 s of VP8 640x480 + Opus in real time on an event loop;
-  the process's CPU (all threads; the worker process is not in it) with a recorder attached minus
-  without, per recorded packet (not in the default set of cases; too noisy to be of much use).
 - ``record-overhead``: server CPU per forwarded packet in one 50-subscriber room
   (``bench/fanout.py`` forward mode) with a ``Recorder`` attached over without, in interleaved
   windows (ABBA order) of the same room; see ``bench/record_overhead.py`` for the figures
@@ -39,7 +36,6 @@ import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -243,62 +239,6 @@ async def _recorder_cpu(kind: str, seconds: float, directory: Path) -> dict[str,
     }
 
 
-async def _realtime_run(timeline: list[tuple[str, Any]], directory: Path | None) -> float:
-    """Process CPU seconds (all threads) while ``timeline`` is fed in real time on the loop."""
-    from recordings.recorder import Recorder
-    from tests.recordings.rtpsource import OPUS, VP8, publication
-
-    recorder = None
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
-        recorder = Recorder(directory, request_keyframe=lambda _: None)
-        recorder.start()
-        recorder.publication_added(publication("cam", VP8))
-        recorder.publication_added(publication("mic", OPUS, source="microphone"))
-    await asyncio.sleep(0.5)
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    cpu, start = own.ru_utime + own.ru_stime, time.monotonic()
-    for publication_id, packet in timeline:
-        delay = start + packet.at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if recorder is not None:
-            recorder.rtp_packet(publication_id, packet.data, time.monotonic())
-    await asyncio.sleep(0.3)  # the worker's last batch
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = own.ru_utime + own.ru_stime - cpu
-    if recorder is not None:
-        await recorder.stop()
-    return cpu
-
-
-async def _recorder_realtime(seconds: float, directory: Path) -> dict[str, object]:
-    """The recorder's whole CPU (loop side, worker thread, hand-offs) at real time: process CPU
-    with a recorder attached minus without, the lower of two alternating runs of each."""
-    from tests.recordings.rtpsource import VP8, audio_packets, video_packets
-
-    video = video_packets(VP8, seconds, width=640, height=480, keyframe_every=2.0)
-    timeline = sorted(
-        [("cam", p) for p in video] + [("mic", p) for p in audio_packets(seconds)],
-        key=lambda item: item[1].at,
-    )
-    runs: dict[str, list[float]] = {"plain": [], "recorded": []}
-    for _ in range(2):
-        runs["plain"].append(await _realtime_run(timeline, None))
-        runs["recorded"].append(await _realtime_run(timeline, directory))
-    shutil.rmtree(directory, ignore_errors=True)
-    extra = min(runs["recorded"]) - min(runs["plain"])
-    return {
-        "case": "recorder-realtime",
-        "tracks": "VP8 640x480@15 + Opus 20 ms",
-        "packets": len(timeline),
-        "recorder_us_per_packet": round(extra / len(timeline) * 1e6, 1),
-        "recorder_core_percent": round(extra / seconds * 100, 2),
-        "cpu_seconds": {k: [round(v, 3) for v in vs] for k, vs in runs.items()},
-        "load_average": round(os.getloadavg()[0], 1),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -306,7 +246,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/lecturehub-bench-recording"))
     parser.add_argument(
         "--case",
-        choices=["composite", "remux", "recorder-cpu", "recorder-realtime", "record-overhead"],
+        choices=["composite", "remux", "recorder-cpu", "record-overhead"],
         action="append",
     )
     parser.add_argument("--subscribers", type=int, default=50, help="record-overhead room size")
@@ -338,9 +278,6 @@ def main() -> None:
         if case == "recorder-cpu":
             for kind in ("video", "audio"):
                 emit(asyncio.run(_recorder_cpu(kind, 20.0, args.cache_dir / "rec-cpu")))
-            continue
-        if case == "recorder-realtime":
-            emit(asyncio.run(_recorder_realtime(8.0, args.cache_dir / "rec-realtime")))
             continue
         if case == "record-overhead":
             row: dict[str, object] = asyncio.run(

@@ -4,7 +4,10 @@ Chromium with max-bundle writes candidates in the first m-section and ``9 0.0.0.
 others, and trickles its end-of-candidates as soon as gathering is done. aiortc 1.16 keeps the
 candidates of the last m-section of a bundled transport only, so the server used to know no
 candidate at all, and an end-of-candidates handled before the browser's first connectivity check
-failed ICE at once. These clients send exactly that, in the order that used to fail.
+failed ICE at once. The publisher below sends exactly that, in the order that used to fail (it
+fails without the fix). A subscriber's answer is transformed the same way, but that test passes
+without the fix too (presumably because the client's checks reach the server before its answer,
+and aioice keeps early checks): it only shows that a browser-shaped answer still connects.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ async def test_a_publisher_whose_end_of_candidates_comes_before_its_checks_still
 
 
 @pytest.mark.timeout(60)
-async def test_a_subscriber_whose_answer_names_candidates_once_still_connects(
+async def test_a_subscriber_whose_answer_names_its_candidates_once_still_connects(
     registry: RoomRegistry,
 ) -> None:
     room = registry.open_room(LECTURE)
@@ -83,7 +86,6 @@ async def test_a_subscriber_whose_answer_names_candidates_once_still_connects(
     await host.hello()
     await host.publish()
     viewer = Client(room.connect(member(2)))
-    original = viewer._answer
 
     async def browser_answer(message: dict[str, object]) -> None:
         pc = viewer.down
@@ -99,6 +101,5 @@ async def test_a_subscriber_whose_answer_names_candidates_once_still_connects(
         await viewer.wait_frames("video", 10)
         await viewer.wait_frames("audio", 10)
     finally:
-        viewer._answer = original  # type: ignore[method-assign]
         await host.close()
         await viewer.close()
